@@ -12,6 +12,8 @@ static const struct command {
 	int (*run)(int argc, char **argv);
 	const char *summary;
 } commands[] = {
+	{"instruments", cmd_instruments, "list the questionnaires, or show one"},
+	{"score", cmd_score, "score item-level answers into score-level rows"},
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,188 @@
+/* test_score.c: scoring one administration (reverse keys, prorating, skipped
+ * items, subscales, bands, caseness, critical items) and the Jacobson-Truax
+ * reliable change index and cut-offs against values computed by hand from
+ * the published formulas (Jacobson & Truax 1991). */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../src/core/csv.h"
+#include "../../src/core/score.h"
+#include "../../src/os/os.h"
+#include "testutil.h"
+
+#define S SCORE_SKIPPED
+
+static inst_lib lib;
+
+static int setup(void **state)
+{
+	(void)state;
+	tu_load_shipped(&lib);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	inst_lib_cleanup(&lib);
+	return 0;
+}
+
+static score_result score(const char *id, const int *v)
+{
+	score_result r;
+	al_err e = {0};
+	if (score_administration(tu_find(&lib, id), v, &r, &e) != AL_OK)
+		fail_msg("%s", e.msg);
+	return r;
+}
+
+static void test_prorate_formula(void **state)
+{
+	(void)state;
+	/* floor((2*sum*K + a) / (2a)): the prorated mean times K, half up */
+	assert_int_equal(score_prorate(10, 8, 9), 11);  /* 11.25 -> 11 */
+	assert_int_equal(score_prorate(12, 8, 9), 14);  /* 13.5  -> 14 */
+	assert_int_equal(score_prorate(0, 8, 9), 0);
+	assert_int_equal(score_prorate(24, 8, 9), 27);
+	assert_int_equal(score_prorate(7, 6, 7), 8);    /* 8.1667 -> 8 */
+	assert_int_equal(score_prorate(3, 6, 7), 4);    /* 3.5 -> 4 */
+}
+
+static void test_phq9(void **state)
+{
+	(void)state;
+	int all[9] = {1, 2, 3, 0, 1, 2, 3, 0, 0};
+	score_result r = score("phq9", all);
+	assert_true(r.total.valid);
+	assert_true(r.total.score == 12);
+	assert_string_equal(r.band, "moderate");
+	assert_int_equal(r.caseness, 1);
+	assert_int_equal(r.ncritical, 0);
+
+	int one_skip[9] = {1, 2, 3, S, 1, 2, 3, 0, 0}; /* 12 over 8 -> 13.5 -> 14 */
+	r = score("phq9", one_skip);
+	assert_true(r.total.valid && r.total.score == 14);
+	assert_int_equal(r.total.answered, 8);
+
+	int two_skips[9] = {1, 2, 3, S, S, 2, 3, 0, 1};
+	r = score("phq9", two_skips);
+	assert_false(r.total.valid);
+	assert_null(r.band);
+	assert_int_equal(r.caseness, -1);
+	/* item 9 answered 1: the risk alert fires even without a valid total */
+	assert_int_equal(r.ncritical, 1);
+
+	int low[9] = {0, 1, 0, 1, 0, 1, 0, 1, 0};
+	r = score("phq9", low);
+	assert_true(r.total.score == 4);
+	assert_string_equal(r.band, "minimal");
+	assert_int_equal(r.caseness, 0);
+
+	int bad[9] = {0, 1, 0, 4, 0, 1, 0, 1, 0};
+	score_result rr;
+	al_err e = {0};
+	assert_int_equal(score_administration(tu_find(&lib, "phq9"), bad, &rr, &e), AL_EINPUT);
+	assert_string_equal(e.msg, "item 4: answer 4 is outside 0..3");
+}
+
+static void test_rci_by_hand(void **state)
+{
+	(void)state;
+	/* SD 7.5, reliability .88: S_E = 7.5 * sqrt(.12) = 2.598076;
+	 * S_diff = sqrt(2) * S_E = 3.674235; RCI(20 -> 12) = -8 / 3.674235 */
+	assert_true(fabs(change_sdiff(7.5, 0.88) - 3.6742346141747677) < 1e-12);
+	assert_true(fabs(change_rci(20, 12, 7.5, 0.88) - (-2.177324215807269)) < 1e-12);
+
+	/* cut-offs, higher = worse: clinical 20 (SD 5), functional 5 (SD 4):
+	 * a = 20 - 10 = 10, b = 5 + 8 = 13, c = (5*5 + 4*20) / 9 = 11.6667 */
+	change_cutoffs k = change_jt_cutoffs(20, 5, 5, 4, INST_HIGHER_WORSE);
+	assert_true(fabs(k.a - 10) < 1e-12);
+	assert_true(fabs(k.b - 13) < 1e-12);
+	assert_true(fabs(k.c - 105.0 / 9.0) < 1e-12);
+	/* higher = better mirrors a and b; c is the same weighting */
+	k = change_jt_cutoffs(70, 10, 110, 12, INST_HIGHER_BETTER);
+	assert_true(fabs(k.a - 90) < 1e-12);
+	assert_true(fabs(k.b - 86) < 1e-12);
+	assert_true(fabs(k.c - (10.0 * 110 + 12.0 * 70) / 22.0) < 1e-12);
+}
+
+static void test_reliable_points(void **state)
+{
+	(void)state;
+	const inst_def *phq9 = tu_find(&lib, "phq9");
+	assert_int_equal(change_reliable(phq9, 18, 12), CHANGE_IMPROVED);   /* -6 */
+	assert_int_equal(change_reliable(phq9, 18, 13), CHANGE_NO_RELIABLE_CHANGE);
+	assert_int_equal(change_reliable(phq9, 10, 16), CHANGE_DETERIORATED);
+	assert_true(change_has_threshold(phq9));
+}
+
+/* Jacobson & Truax (1991) Table 2 (shared/data): 30 pre/post scores where
+ * higher is better. With the pre-test SD of the sample (11.8256612656),
+ * reliability .80 and an illustrative functional norm of 120 (SD 10),
+ * the formulas give S_diff 7.4792048874 and c 102.3983950822, and the
+ * categories 12 recovered, 4 improved, 13 unchanged, 1 deteriorated
+ * (each computed separately by hand from the formulas). */
+static void test_jt_table2(void **state)
+{
+	(void)state;
+	const char *shared = getenv("SHARED");
+	char path[4096];
+	snprintf(path, sizeof path, "%s/data/jacobson-truax-1991-table2.csv",
+	         shared ? shared : "../shared");
+	os_map m;
+	al_err e = {0};
+	if (os_map_file(&m, path, &e) != AL_OK) {
+		skip(); /* shared/ is not beside this checkout */
+		return;
+	}
+	csv_reader r = {0};
+	csv_init(&r, m.data, m.len);
+	double pre[64], post[64];
+	int n = 0;
+	assert_int_equal(csv_next(&r, &e), 1); /* header */
+	while (csv_next(&r, &e) == 1 && n < 64) {
+		assert_true(csv_parse_double(r.f[1], &pre[n]));
+		assert_true(csv_parse_double(r.f[2], &post[n]));
+		n++;
+	}
+	assert_int_equal(n, 30);
+	double mean = 0, ss = 0;
+	for (int i = 0; i < n; i++)
+		mean += pre[i];
+	mean /= n;
+	for (int i = 0; i < n; i++)
+		ss += (pre[i] - mean) * (pre[i] - mean);
+	double sd = sqrt(ss / (n - 1));
+	assert_true(fabs(sd - 11.8256612656) < 1e-9);
+	assert_true(fabs(change_sdiff(sd, 0.80) - 7.4792048874) < 1e-9);
+	change_cutoffs k = change_jt_cutoffs(mean, sd, 120, 10, INST_HIGHER_BETTER);
+	assert_true(fabs(k.c - 102.3983950822) < 1e-9);
+	int count[4] = {0};
+	for (int i = 0; i < n; i++)
+		count[change_jt_classify(pre[i], post[i], sd, 0.80, k.c, INST_HIGHER_BETTER)]++;
+	assert_int_equal(count[JT_RECOVERED], 12);
+	assert_int_equal(count[JT_IMPROVED], 4);
+	assert_int_equal(count[JT_UNCHANGED], 13);
+	assert_int_equal(count[JT_DETERIORATED], 1);
+	assert_string_equal(change_jt_str(JT_RECOVERED), "recovered");
+	csv_cleanup(&r);
+	os_map_release(&m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_prorate_formula), cmocka_unit_test(test_phq9),
+		cmocka_unit_test(test_rci_by_hand),     cmocka_unit_test(test_reliable_points),
+		cmocka_unit_test(test_jt_table2),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

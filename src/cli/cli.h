@@ -13,6 +13,7 @@
 
 int cmd_instruments(int argc, char **argv);
 int cmd_score(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 
 /* Print "alliance: MESSAGE" for err on stderr and return CLI_FAIL (or

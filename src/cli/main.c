@@ -14,6 +14,7 @@ static const struct command {
 } commands[] = {
 	{"instruments", cmd_instruments, "list the questionnaires, or show one"},
 	{"score", cmd_score, "score item-level answers into score-level rows"},
+	{"report", cmd_report, "the registry report: outcomes, ruptures, per therapist"},
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,742 @@
+/* cmd_report.c: `alliance report REGISTRY.csv --out DIR`: the registry report
+ * (shared/spec/registry-report.md) over a whole item-level file.
+ *
+ * This is the speed-critical command (docs/BENCHMARKS.md), so it reads the
+ * file differently from `alliance score`:
+ *  - The file is read with pread() in 4 MiB blocks into one reusable buffer
+ *    per thread, never mapped whole, so memory holds only the report's state
+ *    (core/report.h: 32 bytes per administration plus hash slots).
+ *  - The data after the header is cut into one byte range per thread, each
+ *    cut just after a '\n'. A cut is only right if that '\n' is not inside a
+ *    quoted field: the thread before it checks that its last record ended
+ *    exactly at the cut; if not (a quoted field with a newline spans it) the
+ *    threads' work is thrown away and the file is read again by one thread.
+ *  - A line without a '"' goes through a hand-written fast path that accepts
+ *    only the plain forms of each field (digits without sign or leading
+ *    zero, a cached date, ...); anything else, and every quoted record, goes
+ *    through csv.h and itemrow_parse, which decide. So the fast path can
+ *    never accept a row that itemrow_parse would refuse, and every message
+ *    is itemrow's.
+ *  - The first pass only counts bad rows and flags administrations that
+ *    break a rule spanning rows. When there is any, a second, single-threaded
+ *    pass reads the file again to produce the exact messages (with line
+ *    numbers; a thread starting mid-file does not know its line) and, with
+ *    --keep-going, to write rejects.csv in file order. The clean file, the
+ *    case that must be fast, is read once. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../core/admin.h"
+#include "../core/report.h"
+#include "../os/instdir.h"
+#include "../os/os.h"
+#include "cli.h"
+
+#define BLOCK (4u << 20)    /* bytes read at a time */
+#define MAX_THREADS 16
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: alliance report REGISTRY.csv --out DIR [--keep-going] [--threads N]\n"
+	        "                       [--instruments DIR] [--quiet]\n\n"
+	        "The registry report (docs/REPORT.md): score every phq9, gad7 and wai_sr\n"
+	        "administration of an item-level file, classify each client's change, find\n"
+	        "alliance ruptures and repairs, and sum up per therapist and for the service.\n"
+	        "Writes DIR/client_summary.csv, DIR/therapist_summary.csv and DIR/overall.json.\n\n"
+	        "  -o, --out DIR       where to write (created if missing)\n"
+	        "  -k, --keep-going    use the valid administrations; write every rejected row\n"
+	        "                      unchanged to DIR/rejects.csv and count them in overall.json\n"
+	        "  -j, --threads N     reader threads (default: the number of processors)\n"
+	        "  --instruments DIR   instrument definitions (see 'alliance instruments --help')\n"
+	        "  -q, --quiet         no progress bar or summary on stderr\n\n"
+	        "Every malformed row is reported as FILE:LINE: column NAME: problem (got \"VALUE\"),\n"
+	        "as are an item given twice and an administration whose rows disagree on\n"
+	        "therapist_id, date or modality (naming both lines). Without --keep-going\n"
+	        "nothing is written then, and the exit status is 1.\n");
+}
+
+/* What every thread shares, read-only while they run. */
+typedef struct job {
+	const char *file;
+	int fd;
+	uint64_t size;
+	const itemrow_cols *cols;
+	const inst_lib *lib;
+} job;
+
+typedef struct worker {
+	const job *job;
+	uint64_t start, end; /* records that start in [start, end) */
+	uint64_t stop;       /* where the record after the last one read starts */
+	report_acc acc;
+	csv_reader rd;
+	char *buf;
+	al_status st;
+	al_err err;
+	_Atomic uint64_t done; /* bytes and rows so far, for the progress bar */
+	_Atomic uint64_t nrows;
+	_Atomic int finished;
+	/* fast-path caches */
+	char last_date[10];
+	int last_days;
+	char last_inst[INST_ID_MAX];
+	size_t last_inst_len;
+	int last_inst_ix;
+	/* the second pass (collect = 1): messages and rejects */
+	int collect;
+	long line;                /* line of the next record */
+	const report_acc *flags;  /* the merged first pass */
+	problems *pr;
+	admin_set *set;
+	FILE *rejects;            /* NULL without --keep-going */
+	uint64_t rejected_rows;
+} worker;
+
+/* ---- the fast path ---- */
+
+static int plain_uint(const char *p, size_t n, size_t maxlen, int *out)
+{
+	if (n == 0 || n > maxlen || p[0] == '0')
+		return 0;
+	int v = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned d = (unsigned)(p[i] - '0');
+		if (d > 9)
+			return 0;
+		v = v * 10 + (int)d;
+	}
+	*out = v;
+	return 1;
+}
+
+static int plain_id(const char *p, size_t n)
+{
+	if (n == 0 || n > ITEMROW_ID_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (c < 0x20 || c == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+/* Fill out from an unquoted line in its plainest form; 0 sends the line to
+ * the slow path (which may still accept it, or says what is wrong). */
+static int fast_row(worker *w, const char *p, size_t n, report_row *out)
+{
+	const itemrow_cols *cols = w->job->cols;
+	const char *fp[CSV_MAX_FIELDS];
+	size_t fl[CSV_MAX_FIELDS];
+	size_t k = 0, nh = cols->nheader;
+	const char *s = p, *e = p + n;
+	for (const char *c = p;; c++) {
+		if (c == e || *c == ',') {
+			if (k == nh)
+				return 0;
+			fp[k] = s;
+			fl[k] = (size_t)(c - s);
+			k++;
+			if (c == e)
+				break;
+			s = c + 1;
+		}
+	}
+	if (k != nh)
+		return 0;
+	const int *ix = cols->idx;
+	size_t len;
+	const char *f;
+
+	f = fp[ix[COL_CLIENT]], len = fl[ix[COL_CLIENT]];
+	if (!plain_id(f, len))
+		return 0;
+	out->client = f, out->client_len = len;
+	f = fp[ix[COL_THERAPIST]], len = fl[ix[COL_THERAPIST]];
+	if (!plain_id(f, len))
+		return 0;
+	out->therapist = f, out->therapist_len = len;
+	f = fp[ix[COL_SESSION]], len = fl[ix[COL_SESSION]];
+	if (!plain_uint(f, len, 6, &out->session) || out->session > ITEMROW_SESSION_MAX)
+		return 0;
+	f = fp[ix[COL_DATE]], len = fl[ix[COL_DATE]];
+	if (len != 10)
+		return 0;
+	if (memcmp(f, w->last_date, 10) != 0) {
+		int d = itemrow_parse_date((csv_field){f, len});
+		if (d < 0)
+			return 0;
+		memcpy(w->last_date, f, 10);
+		w->last_days = d;
+	}
+	out->days = w->last_days;
+	f = fp[ix[COL_MODALITY]], len = fl[ix[COL_MODALITY]];
+	if (len == 9 && memcmp(f, "in_person", 9) == 0)
+		out->mod = MOD_IN_PERSON;
+	else if (len == 5 && memcmp(f, "video", 5) == 0)
+		out->mod = MOD_VIDEO;
+	else if (len == 5 && memcmp(f, "phone", 5) == 0)
+		out->mod = MOD_PHONE;
+	else
+		return 0;
+	f = fp[ix[COL_INSTRUMENT]], len = fl[ix[COL_INSTRUMENT]];
+	if (len != w->last_inst_len || memcmp(f, w->last_inst, len) != 0) {
+		const inst_def *d = len > 0 ? inst_lib_find(w->job->lib, f, len) : NULL;
+		if (d == NULL || len >= INST_ID_MAX)
+			return 0;
+		memcpy(w->last_inst, f, len);
+		w->last_inst_len = len;
+		w->last_inst_ix = (int)(d - w->job->lib->defs);
+	}
+	out->inst = w->last_inst_ix;
+	const inst_def *d = &w->job->lib->defs[out->inst];
+	f = fp[ix[COL_ITEM]], len = fl[ix[COL_ITEM]];
+	if (!plain_uint(f, len, 2, &out->item) || out->item > d->nitems)
+		return 0;
+	f = fp[ix[COL_VALUE]], len = fl[ix[COL_VALUE]];
+	if (len == 0) {
+		out->value = SCORE_SKIPPED;
+	} else {
+		int v;
+		if (len == 1 && f[0] == '0')
+			v = 0;
+		else if (!plain_uint(f, len, 3, &v))
+			return 0;
+		const inst_item *it = &d->items[out->item - 1];
+		if (v < it->min || v > it->max)
+			return 0;
+		out->value = v;
+	}
+	return 1;
+}
+
+static void row_from_item(const inst_lib *lib, const itemrow *r, report_row *out)
+{
+	out->client = r->client.p;
+	out->client_len = r->client.len;
+	out->therapist = r->therapist.p;
+	out->therapist_len = r->therapist.len;
+	out->session = r->session;
+	out->days = r->days;
+	out->mod = (int)r->mod;
+	out->inst = (int)(r->inst - lib->defs);
+	out->item = r->item;
+	out->value = r->value;
+}
+
+static void put_reject(worker *w, const char *p, size_t n)
+{
+	if (w->rejects == NULL)
+		return;
+	if (n > 0 && p[n - 1] == '\r')
+		n--;
+	fwrite(p, 1, n, w->rejects);
+	fputc('\n', w->rejects);
+	w->rejected_rows++;
+}
+
+/* The second pass: the record at line w->line, through csv.h and itemrow. */
+static al_status collect_record(worker *w, const char *p, size_t n)
+{
+	const job *j = w->job;
+	al_err e = {0};
+	csv_init(&w->rd, p, n);
+	int got = csv_next(&w->rd, &e);
+	if (got == 0)
+		return AL_OK;
+	if (got < 0) {
+		const char *m = e.msg;
+		if (strncmp(m, "line ", 5) == 0) { /* "line N: what" */
+			m = strchr(m, ':');
+			m = m ? m + 2 : e.msg;
+		}
+		al_err e2 = {0};
+		al_err_set(&e2, AL_EINPUT, "%s:%ld: %s", j->file, w->line, m);
+		problems_add(w->pr, &e2);
+		put_reject(w, p, n);
+		return AL_OK;
+	}
+	w->rd.line = w->line;
+	itemrow row;
+	if (itemrow_parse(j->cols, &w->rd, j->lib, j->file, &row, &e) != AL_OK) {
+		problems_add(w->pr, &e);
+		put_reject(w, p, n);
+		return AL_OK;
+	}
+	if (report_acc_is_flagged(w->flags, row.client.p, row.client.len, row.session,
+	                          (int)(row.inst - j->lib->defs))) {
+		put_reject(w, p, n);
+		return admin_set_add(w->set, &row, w->line, &w->err);
+	}
+	return AL_OK;
+}
+
+/* The first pass: one record (without its '\n'), counted and accumulated. */
+static al_status take_record(worker *w, const char *p, size_t n, int quoted)
+{
+	size_t m = n;
+	if (m > 0 && p[m - 1] == '\r')
+		m--;
+	if (m == 0)
+		return AL_OK; /* a blank line is no row */
+	if (w->collect)
+		return collect_record(w, p, n);
+	w->acc.rows++;
+	report_row row;
+	if (!quoted && fast_row(w, p, m, &row))
+		return report_acc_add(&w->acc, &row, &w->err);
+	const job *j = w->job;
+	al_err e = {0};
+	csv_init(&w->rd, p, n);
+	itemrow ir;
+	if (csv_next(&w->rd, &e) <= 0 ||
+	    itemrow_parse(j->cols, &w->rd, j->lib, j->file, &ir, &e) != AL_OK) {
+		w->acc.bad_rows++;
+		return AL_OK;
+	}
+	row_from_item(j->lib, &ir, &row);
+	return report_acc_add(&w->acc, &row, &w->err);
+}
+
+/* Where the record starting at p ends (its '\n' outside quotes), or NULL if
+ * it does not end before e. A doubled quote toggles twice: no harm. */
+static const char *quoted_end(const char *p, const char *e)
+{
+	int inq = 0;
+	for (; p < e; p++) {
+		if (*p == '"')
+			inq = !inq;
+		else if (*p == '\n' && !inq)
+			return p;
+	}
+	return NULL;
+}
+
+static void *worker_run(void *arg)
+{
+	worker *w = arg;
+	const job *j = w->job;
+	size_t cap = 2 * (size_t)BLOCK + CSV_MAX_RECORD;
+	w->buf = malloc(cap + 1);
+	if (w->buf == NULL) {
+		w->st = al_err_set(&w->err, AL_ENOMEM, "out of memory for a read buffer");
+		goto out;
+	}
+	uint64_t pos = w->start; /* file offset of the next byte to read */
+	size_t carry = 0;         /* bytes of an unfinished record at buf[0] */
+	uint64_t base = w->start; /* file offset of buf[0] */
+	int done = 0;
+	w->stop = w->start;
+	while (!done) {
+		size_t want = cap - carry;
+		if (want > BLOCK)
+			want = BLOCK;
+		ssize_t got = 0;
+		if (pos < j->size) {
+			got = pread(j->fd, w->buf + carry, want, (off_t)pos);
+			if (got < 0) {
+				if (errno == EINTR)
+					continue;
+				w->st = al_err_set(&w->err, AL_EIO, "%s: %s", j->file, strerror(errno));
+				goto out;
+			}
+		}
+		pos += (uint64_t)got;
+		int eof = pos >= j->size || got == 0;
+		size_t len = carry + (size_t)got;
+		const char *p = w->buf, *e = w->buf + len;
+		while (p < e) {
+			uint64_t off = base + (uint64_t)(p - w->buf);
+			if (off >= w->end) {
+				done = 1;
+				break;
+			}
+			const char *nl = memchr(p, '\n', (size_t)(e - p));
+			int quoted = memchr(p, '"', (size_t)((nl ? nl : e) - p)) != NULL;
+			if (quoted)
+				nl = quoted_end(p, e);
+			if (nl == NULL) {
+				/* unfinished: read more, unless that is all there is or the
+				 * record is already longer than a record may be */
+				if (!eof && (size_t)(e - p) <= CSV_MAX_RECORD)
+					break;
+				nl = e;
+			}
+			if ((w->st = take_record(w, p, (size_t)(nl - p), quoted)) != AL_OK)
+				goto out;
+			if (w->collect) {
+				w->line++;
+				if (quoted)
+					for (const char *c = p; c < nl; c++)
+						w->line += *c == '\n';
+			}
+			p = nl < e ? nl + 1 : e;
+			w->stop = base + (uint64_t)(p - w->buf);
+		}
+		atomic_store_explicit(&w->done, w->stop - w->start, memory_order_relaxed);
+		atomic_store_explicit(&w->nrows, w->acc.rows, memory_order_relaxed);
+		if (done || (eof && p >= e))
+			break;
+		carry = (size_t)(e - p);
+		memmove(w->buf, p, carry);
+		base += (uint64_t)(p - w->buf);
+	}
+out:
+	free(w->buf);
+	w->buf = NULL;
+	atomic_store(&w->finished, 1);
+	return NULL;
+}
+
+/* ---- the command ---- */
+
+/* The offset just after the first '\n' at or after from, or size. */
+static uint64_t next_line_start(int fd, uint64_t from, uint64_t size)
+{
+	char b[65536];
+	while (from < size) {
+		ssize_t n = pread(fd, b, sizeof b, (off_t)from);
+		if (n <= 0)
+			return size;
+		const char *nl = memchr(b, '\n', (size_t)n);
+		if (nl)
+			return from + (uint64_t)(nl - b) + 1;
+		from += (uint64_t)n;
+	}
+	return size;
+}
+
+static void worker_init(worker *w, const job *j, uint64_t start, uint64_t end)
+{
+	memset(w, 0, sizeof *w);
+	w->job = j;
+	w->start = start;
+	w->end = end;
+	w->last_inst_ix = -1;
+}
+
+/* Run nt workers over [start, size) and wait, drawing progress. */
+static al_status run_workers(worker *ws, int nt, os_progress *prog, al_err *err)
+{
+	pthread_t tid[MAX_THREADS];
+	int started = 0;
+	for (int i = 0; i < nt; i++) {
+		if (pthread_create(&tid[i], NULL, worker_run, &ws[i]) != 0) {
+			ws[i].st = al_err_set(&ws[i].err, AL_ENOMEM, "cannot start a thread");
+			break;
+		}
+		started++;
+	}
+	for (;;) {
+		int fin = 0;
+		uint64_t done = 0, rows = 0;
+		for (int i = 0; i < started; i++) {
+			fin += atomic_load(&ws[i].finished);
+			done += atomic_load_explicit(&ws[i].done, memory_order_relaxed);
+			rows += atomic_load_explicit(&ws[i].nrows, memory_order_relaxed);
+		}
+		if (prog)
+			os_progress_update(prog, done, rows);
+		if (fin == started)
+			break;
+		struct timespec ts = {0, prog && prog->on ? 50000000 : 2000000};
+		nanosleep(&ts, NULL);
+	}
+	for (int i = 0; i < started; i++)
+		pthread_join(tid[i], NULL);
+	for (int i = 0; i < nt; i++)
+		if (ws[i].st != AL_OK) {
+			if (err->status == AL_OK)
+				*err = ws[i].err;
+			return ws[i].st;
+		}
+	return AL_OK;
+}
+
+static al_status noop_admin(void *ctx, const admin *a, al_err *err)
+{
+	(void)ctx, (void)a, (void)err;
+	return AL_OK;
+}
+
+static int out_open(os_out *o, const char *dir, const char *name, al_err *err)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	return os_out_open(o, path, err) == AL_OK;
+}
+
+int cmd_report(int argc, char **argv)
+{
+	static const struct option opts[] = {{"out", required_argument, NULL, 'o'},
+	                                     {"keep-going", no_argument, NULL, 'k'},
+	                                     {"threads", required_argument, NULL, 'j'},
+	                                     {"instruments", required_argument, NULL, 'i'},
+	                                     {"quiet", no_argument, NULL, 'q'},
+	                                     {"help", no_argument, NULL, 'h'},
+	                                     {NULL, 0, NULL, 0}};
+	const char *outdir = NULL, *instdir = NULL;
+	int quiet = 0, keep = 0, forced = 0, c;
+	long nthreads = sysconf(_SC_NPROCESSORS_ONLN);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:kj:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': outdir = optarg; break;
+		case 'k': keep = 1; break;
+		case 'j': {
+			char *end;
+			nthreads = strtol(optarg, &end, 10);
+			forced = 1;
+			if (*end || nthreads < 1 || nthreads > MAX_THREADS) {
+				fprintf(stderr, "alliance: report: --threads takes 1 to %d\n", MAX_THREADS);
+				return CLI_USAGE;
+			}
+			break;
+		}
+		case 'i': instdir = optarg; break;
+		case 'q': quiet = 1; break;
+		case 'h': usage(stdout); return CLI_OK;
+		default: usage(stderr); return CLI_USAGE;
+		}
+	}
+	if (argc - optind != 1 || outdir == NULL) {
+		usage(stderr);
+		return CLI_USAGE;
+	}
+	if (nthreads < 1)
+		nthreads = 1;
+	if (nthreads > MAX_THREADS)
+		nthreads = MAX_THREADS;
+	const char *file = argv[optind];
+	al_err err = {0};
+	inst_lib lib;
+	int rc = CLI_FAIL, fd = -1;
+	worker *ws = NULL;
+	int nt = 0;
+	csv_reader hr = {0};
+	char *head = NULL;
+	problems pr;
+	admin_set set;
+	report_result res = {0};
+	os_out out[4] = {{0}};
+	problems_init(&pr);
+	static const char none[1];
+	admin_set_init(&set, NULL, none, 0);
+
+	if (os_load_instruments(cli_instruments_dir(instdir), &lib, &err) != AL_OK)
+		return cli_fail(&err);
+	set.lib = &lib;
+	fd = open(file, O_RDONLY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		al_err_set(&err, fd < 0 ? AL_ENOTFOUND : AL_EIO, "%s: %s", file,
+		           fd < 0 ? strerror(errno) : "not a regular file");
+		rc = cli_fail(&err);
+		goto out;
+	}
+	job j = {.file = file, .fd = fd, .size = (uint64_t)st.st_size, .lib = &lib};
+
+	/* the header: the first record of the first MiB */
+	size_t hcap = CSV_MAX_RECORD;
+	head = malloc(hcap);
+	ssize_t hn = head ? pread(fd, head, hcap, 0) : -1;
+	if (hn < 0) {
+		al_err_set(&err, head ? AL_EIO : AL_ENOMEM, "%s: cannot read", file);
+		rc = cli_fail(&err);
+		goto out;
+	}
+	/* csv_next must see the header's line end to know it is whole */
+	const char *hend = head + hn;
+	const char *hnl = quoted_end(head, hend);
+	csv_init(&hr, head, hnl ? (size_t)(hnl - head + 1) : (size_t)hn);
+	int got = csv_next(&hr, &err);
+	if (got <= 0) {
+		if (got == 0)
+			al_err_set(&err, AL_EINPUT, "%s: empty file: expected a header row", file);
+		else
+			snprintf(err.msg, sizeof err.msg, "%s:1: cannot read the header row", file);
+		rc = cli_fail(&err);
+		goto out;
+	}
+	itemrow_cols cols;
+	if (itemrow_header(&hr, file, &cols, &err) != AL_OK) {
+		rc = cli_fail(&err);
+		goto out;
+	}
+	if (cols.format != ROWFMT_ITEMS) {
+		al_err_set(&err, AL_EINPUT,
+		           "%s:1: header: this is the score-level format; the report needs item and "
+		           "value columns",
+		           file);
+		rc = cli_fail(&err);
+		goto out;
+	}
+	if (cols.unknown[0] && !quiet)
+		fprintf(stderr, "alliance: %s:1: warning: unknown columns ignored: %s\n", file,
+		        cols.unknown);
+	j.cols = &cols;
+	uint64_t data0 = (uint64_t)(hr.cur - head);
+	long line0 = hr.next_line;
+	const char *hraw = hr.raw;
+	size_t hraw_len = hr.raw_len;
+
+	/* first pass: one byte range per thread */
+	uint64_t region = j.size - data0;
+	/* a small file is not worth a thread, unless asked for (the tests) */
+	nt = region < 2 * (uint64_t)BLOCK && !forced ? 1 : (int)nthreads;
+	ws = calloc((size_t)nt, sizeof *ws);
+	if (ws == NULL) {
+		al_err_set(&err, AL_ENOMEM, "out of memory");
+		rc = cli_fail(&err);
+		goto out;
+	}
+	uint64_t from = data0;
+	for (int i = 0; i < nt; i++) {
+		uint64_t to = i == nt - 1 ? j.size
+		                          : next_line_start(fd, data0 + region * (uint64_t)(i + 1) /
+		                                                        (uint64_t)nt, j.size);
+		if (to < from)
+			to = from;
+		worker_init(&ws[i], &j, from, to);
+		from = to;
+	}
+	for (int i = 0; i < nt; i++)
+		if (report_acc_init(&ws[i].acc, &lib, &err) != AL_OK) {
+			rc = cli_fail(&err);
+			goto out;
+		}
+	os_progress prog;
+	os_progress_start(&prog, "report", j.size - data0, quiet);
+	if (run_workers(ws, nt, &prog, &err) != AL_OK) {
+		rc = cli_fail(&err);
+		goto out;
+	}
+	int cuts_ok = 1;
+	for (int i = 0; i + 1 < nt; i++)
+		cuts_ok &= ws[i].stop == ws[i].end;
+	if (!cuts_ok) {
+		/* a quoted field with a newline spans a cut: read again, whole */
+		for (int i = 0; i < nt; i++) {
+			report_acc_cleanup(&ws[i].acc);
+			csv_cleanup(&ws[i].rd);
+		}
+		nt = 1;
+		worker_init(&ws[0], &j, data0, j.size);
+		if (report_acc_init(&ws[0].acc, &lib, &err) != AL_OK ||
+		    run_workers(ws, 1, &prog, &err) != AL_OK) {
+			rc = cli_fail(&err);
+			goto out;
+		}
+	}
+	for (int i = 1; i < nt; i++)
+		if (report_acc_merge(&ws[0].acc, &ws[i].acc, &err) != AL_OK) {
+			rc = cli_fail(&err);
+			goto out;
+		}
+	os_progress_end(&prog, ws[0].acc.rows);
+	double t_read = os_now() - prog.t0;
+	report_acc *acc = &ws[0].acc;
+
+	report_extra x = {.rows = acc->rows, .keep_going = keep};
+	if (keep) {
+		if (os_mkdirs(outdir, &err) != AL_OK || !out_open(&out[3], outdir, "rejects.csv", &err)) {
+			rc = cli_fail(&err);
+			goto out;
+		}
+		fwrite(hraw, 1, hraw_len, out[3].fp);
+		fputc('\n', out[3].fp);
+	}
+	if (acc->bad_rows > 0 || acc->nflagged > 0) {
+		/* second pass: the exact messages, and the rejected rows */
+		worker *w = calloc(1, sizeof *w);
+		if (w == NULL) {
+			al_err_set(&err, AL_ENOMEM, "out of memory");
+			rc = cli_fail(&err);
+			goto out;
+		}
+		worker_init(w, &j, data0, j.size);
+		w->collect = 1;
+		w->line = line0;
+		w->flags = acc;
+		w->pr = &pr;
+		w->set = &set;
+		w->rejects = keep ? out[3].fp : NULL;
+		al_status s2 = run_workers(w, 1, NULL, &err);
+		if (s2 == AL_OK)
+			s2 = admin_set_each(&set, file, &pr, noop_admin, NULL, &err);
+		x.rejected_rows = w->rejected_rows;
+		x.rejected_administrations = acc->nflagged;
+		csv_cleanup(&w->rd);
+		free(w);
+		if (s2 != AL_OK) {
+			rc = cli_fail(&err);
+			goto out;
+		}
+		if (pr.total > 0) {
+			problems_print(&pr, stderr);
+			if (!keep) {
+				fprintf(stderr, "alliance: %s: %zu problem%s; nothing written\n", file,
+				        pr.total, pr.total == 1 ? "" : "s");
+				goto out;
+			}
+		}
+	}
+	if (report_summarize(acc, &res, &err) != AL_OK || os_mkdirs(outdir, &err) != AL_OK ||
+	    !out_open(&out[0], outdir, "client_summary.csv", &err) ||
+	    !out_open(&out[1], outdir, "therapist_summary.csv", &err) ||
+	    !out_open(&out[2], outdir, "overall.json", &err) ||
+	    report_write_clients(acc, &res, out[0].fp, &err) != AL_OK ||
+	    report_write_therapists(acc, &res, out[1].fp, &err) != AL_OK ||
+	    report_write_overall(&res, &x, out[2].fp, &err) != AL_OK) {
+		rc = cli_fail(&err);
+		goto out;
+	}
+	for (int i = 0; i < 4; i++)
+		if (out[i].fp && os_out_commit(&out[i], &err) != AL_OK) {
+			rc = cli_fail(&err);
+			goto out;
+		}
+	if (!quiet) {
+		fprintf(stderr,
+		        "alliance: %llu rows, %llu administrations (%llu without a score), %zu "
+		        "clients, %zu therapists; report written to %s\n",
+		        (unsigned long long)acc->rows, (unsigned long long)res.administrations,
+		        (unsigned long long)res.invalid, res.nclients, res.ntherapists, outdir);
+		if (keep)
+			fprintf(stderr,
+			        "alliance: %llu rows rejected (%llu administrations whose rows "
+			        "conflict) written to %s/rejects.csv\n",
+			        (unsigned long long)x.rejected_rows,
+			        (unsigned long long)x.rejected_administrations, outdir);
+	}
+	if (getenv("ALLIANCE_TIMING"))
+		fprintf(stderr, "report: read+merge %.3fs, total %.3fs\n", t_read, os_now() - prog.t0);
+	rc = CLI_OK;
+out:
+	for (int i = 0; i < 4; i++)
+		os_out_abort(&out[i]);
+	report_result_cleanup(&res);
+	for (int i = 0; i < nt; i++) {
+		report_acc_cleanup(&ws[i].acc);
+		csv_cleanup(&ws[i].rd);
+	}
+	free(ws);
+	free(head);
+	csv_cleanup(&hr);
+	admin_set_cleanup(&set);
+	problems_cleanup(&pr);
+	if (fd >= 0)
+		close(fd);
+	inst_lib_cleanup(&lib);
+	return rc;
+}

@@ -720,7 +720,9 @@ int cmd_report(int argc, char **argv)
 			        (unsigned long long)x.rejected_administrations, outdir);
 	}
 	if (getenv("ALLIANCE_TIMING"))
-		fprintf(stderr, "report: read+merge %.3fs, total %.3fs\n", t_read, os_now() - prog.t0);
+		fprintf(stderr, "report: %d thread%s%s, read+merge %.3fs, total %.3fs\n", nt,
+		        nt == 1 ? "" : "s", cuts_ok ? "" : " (a quoted newline spans a cut: read again whole)",
+		        t_read, os_now() - prog.t0);
 	rc = CLI_OK;
 out:
 	for (int i = 0; i < 4; i++)

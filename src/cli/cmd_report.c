@@ -672,7 +672,7 @@ int cmd_report(int argc, char **argv)
 		w->set = &set;
 		w->rejects = keep ? out[3].fp : NULL;
 		al_status s2 = run_workers(w, 1, NULL, &err);
-		if (s2 == AL_OK)
+		if (s2 == AL_OK && set.n > 0) /* admin_set_each qsorts rows: not NULL */
 			s2 = admin_set_each(&set, file, &pr, noop_admin, NULL, &err);
 		x.rejected_rows = w->rejected_rows;
 		x.rejected_administrations = acc->nflagged;

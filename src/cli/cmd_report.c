@@ -35,6 +35,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "fast_row reads words little-endian; port it (or use the slow path) here"
+#endif
+
 #include "../core/admin.h"
 #include "../core/report.h"
 #include "../os/instdir.h"
@@ -43,6 +47,7 @@
 
 #define BLOCK (4u << 20)    /* bytes read at a time */
 #define MAX_THREADS 16
+#define INST_CACHE 8        /* instrument names a reader remembers */
 
 static void usage(FILE *out)
 {
@@ -89,8 +94,10 @@ typedef struct worker {
 	/* fast-path caches */
 	char last_date[10];
 	int last_days;
-	char last_inst[INST_ID_MAX];
-	size_t last_inst_len;
+	int ninst; /* instrument names seen, up to INST_CACHE */
+	char inst_name[INST_CACHE][INST_ID_MAX];
+	size_t inst_len[INST_CACHE];
+	int inst_ix[INST_CACHE];
 	int last_inst_ix;
 	/* the second pass (collect = 1): messages and rejects */
 	int collect;
@@ -131,8 +138,9 @@ static int plain_id(const char *p, size_t n)
 	return 1;
 }
 
-/* Fill out from an unquoted line in its plainest form; 0 sends the line to
- * the slow path (which may still accept it, or says what is wrong). */
+/* Fill out from an unquoted line in its plainest form: 1. 0 sends the line
+ * to the slow path (which may still accept it, or says what is wrong); -1
+ * says the line has a '"', so the record may go on past its '\n'. */
 static int fast_row(worker *w, const char *p, size_t n, report_row *out)
 {
 	const itemrow_cols *cols = w->job->cols;
@@ -140,19 +148,37 @@ static int fast_row(worker *w, const char *p, size_t n, report_row *out)
 	size_t fl[CSV_MAX_FIELDS];
 	size_t k = 0, nh = cols->nheader;
 	const char *s = p, *e = p + n;
-	for (const char *c = p;; c++) {
-		if (c == e || *c == ',') {
-			if (k == nh)
-				return 0;
+	/* Eight bytes at a time: the commas and quotes of a word as a bitmask
+	 * (exact, no false positives). The buffer has padding past its end, so
+	 * the last word may read beyond the line; those bytes are masked off. */
+	const uint64_t ones = 0x0101010101010101ull, low7 = 0x7f7f7f7f7f7f7f7full;
+	for (const char *c = p; c < e; c += 8) {
+		uint64_t x;
+		memcpy(&x, c, 8);
+		uint64_t xc = x ^ (ones * ','), xq = x ^ (ones * '"');
+		uint64_t mc = ~(((xc & low7) + low7) | xc | low7);
+		uint64_t mq = ~(((xq & low7) + low7) | xq | low7);
+		if (e - c < 8) {
+			uint64_t keep = (1ull << (8 * (unsigned)(e - c))) - 1;
+			mc &= keep;
+			mq &= keep;
+		}
+		if (mq)
+			return -1;
+		while (mc) {
+			const char *q = c + (__builtin_ctzll(mc) >> 3);
+			mc &= mc - 1;
+			if (k + 1 == nh) /* too many fields: the slow path says so */
+				return memchr(q, '"', (size_t)(e - q)) ? -1 : 0;
 			fp[k] = s;
-			fl[k] = (size_t)(c - s);
+			fl[k] = (size_t)(q - s);
 			k++;
-			if (c == e)
-				break;
-			s = c + 1;
+			s = q + 1;
 		}
 	}
-	if (k != nh)
+	fp[k] = s;
+	fl[k] = (size_t)(e - s);
+	if (++k != nh)
 		return 0;
 	const int *ix = cols->idx;
 	size_t len;
@@ -172,7 +198,11 @@ static int fast_row(worker *w, const char *p, size_t n, report_row *out)
 	f = fp[ix[COL_DATE]], len = fl[ix[COL_DATE]];
 	if (len != 10)
 		return 0;
-	if (memcmp(f, w->last_date, 10) != 0) {
+	uint64_t d8, l8;
+	uint16_t d2, l2;
+	memcpy(&d8, f, 8), memcpy(&l8, w->last_date, 8);
+	memcpy(&d2, f + 8, 2), memcpy(&l2, w->last_date + 8, 2);
+	if (d8 != l8 || d2 != l2) {
 		int d = itemrow_parse_date((csv_field){f, len});
 		if (d < 0)
 			return 0;
@@ -190,14 +220,24 @@ static int fast_row(worker *w, const char *p, size_t n, report_row *out)
 	else
 		return 0;
 	f = fp[ix[COL_INSTRUMENT]], len = fl[ix[COL_INSTRUMENT]];
-	if (len != w->last_inst_len || memcmp(f, w->last_inst, len) != 0) {
+	int hit = -1;
+	for (int i = 0; i < w->ninst; i++)
+		if (w->inst_len[i] == len && memcmp(w->inst_name[i], f, len) == 0) {
+			hit = w->inst_ix[i];
+			break;
+		}
+	if (hit < 0) {
 		const inst_def *d = len > 0 ? inst_lib_find(w->job->lib, f, len) : NULL;
 		if (d == NULL || len >= INST_ID_MAX)
 			return 0;
-		memcpy(w->last_inst, f, len);
-		w->last_inst_len = len;
-		w->last_inst_ix = (int)(d - w->job->lib->defs);
+		hit = (int)(d - w->job->lib->defs);
+		if (w->ninst < INST_CACHE) {
+			memcpy(w->inst_name[w->ninst], f, len);
+			w->inst_len[w->ninst] = len;
+			w->inst_ix[w->ninst++] = hit;
+		}
 	}
+	w->last_inst_ix = hit;
 	out->inst = w->last_inst_ix;
 	const inst_def *d = &w->job->lib->defs[out->inst];
 	f = fp[ix[COL_ITEM]], len = fl[ix[COL_ITEM]];
@@ -281,7 +321,25 @@ static al_status collect_record(worker *w, const char *p, size_t n)
 	return AL_OK;
 }
 
-/* The first pass: one record (without its '\n'), counted and accumulated. */
+/* The slow path of the first pass: csv.h and itemrow_parse decide. */
+static al_status slow_record(worker *w, const char *p, size_t n)
+{
+	const job *j = w->job;
+	al_err e = {0};
+	csv_init(&w->rd, p, n);
+	itemrow ir;
+	if (csv_next(&w->rd, &e) <= 0 ||
+	    itemrow_parse(j->cols, &w->rd, j->lib, j->file, &ir, &e) != AL_OK) {
+		w->acc.bad_rows++;
+		return AL_OK;
+	}
+	report_row row;
+	row_from_item(j->lib, &ir, &row);
+	return report_acc_add(&w->acc, &row, &w->err);
+}
+
+/* One record (without its '\n'): counted and accumulated, or in the second
+ * pass checked for messages and rejects. quoted: it has a '"'. */
 static al_status take_record(worker *w, const char *p, size_t n, int quoted)
 {
 	size_t m = n;
@@ -293,19 +351,9 @@ static al_status take_record(worker *w, const char *p, size_t n, int quoted)
 		return collect_record(w, p, n);
 	w->acc.rows++;
 	report_row row;
-	if (!quoted && fast_row(w, p, m, &row))
+	if (!quoted && fast_row(w, p, m, &row) > 0)
 		return report_acc_add(&w->acc, &row, &w->err);
-	const job *j = w->job;
-	al_err e = {0};
-	csv_init(&w->rd, p, n);
-	itemrow ir;
-	if (csv_next(&w->rd, &e) <= 0 ||
-	    itemrow_parse(j->cols, &w->rd, j->lib, j->file, &ir, &e) != AL_OK) {
-		w->acc.bad_rows++;
-		return AL_OK;
-	}
-	row_from_item(j->lib, &ir, &row);
-	return report_acc_add(&w->acc, &row, &w->err);
+	return slow_record(w, p, n);
 }
 
 /* Where the record starting at p ends (its '\n' outside quotes), or NULL if
@@ -327,7 +375,7 @@ static void *worker_run(void *arg)
 	worker *w = arg;
 	const job *j = w->job;
 	size_t cap = 2 * (size_t)BLOCK + CSV_MAX_RECORD;
-	w->buf = malloc(cap + 1);
+	w->buf = malloc(cap + 16); /* padding for fast_row's word reads */
 	if (w->buf == NULL) {
 		w->st = al_err_set(&w->err, AL_ENOMEM, "out of memory for a read buffer");
 		goto out;
@@ -362,7 +410,30 @@ static void *worker_run(void *arg)
 				break;
 			}
 			const char *nl = memchr(p, '\n', (size_t)(e - p));
-			int quoted = memchr(p, '"', (size_t)((nl ? nl : e) - p)) != NULL;
+			int quoted = 0;
+			if (nl != NULL && !w->collect) {
+				/* the common case: a whole line, tried on the fast path */
+				size_t m = (size_t)(nl - p);
+				if (m > 0 && p[m - 1] == '\r')
+					m--;
+				report_row row;
+				int f = m > 0 ? fast_row(w, p, m, &row) : 1;
+				if (f >= 0) {
+					if (m > 0) {
+						w->acc.rows++;
+						w->st = f > 0 ? report_acc_add(&w->acc, &row, &w->err)
+						              : slow_record(w, p, (size_t)(nl - p));
+						if (w->st != AL_OK)
+							goto out;
+					}
+					p = nl + 1;
+					w->stop = base + (uint64_t)(p - w->buf);
+					continue;
+				}
+				quoted = 1;
+			} else {
+				quoted = memchr(p, '"', (size_t)((nl ? nl : e) - p)) != NULL;
+			}
 			if (quoted)
 				nl = quoted_end(p, e);
 			if (nl == NULL) {

@@ -72,10 +72,26 @@ const char *report_strtab_get(const report_strtab *t, uint32_t i, size_t *len)
 	return t->bytes + (t->ent[i] >> 8);
 }
 
+/* Short ids compared in words: memcmp's call costs more than the work. */
+static int bytes_eq(const char *a, const char *b, size_t n)
+{
+	for (; n >= 8; a += 8, b += 8, n -= 8) {
+		uint64_t x, y;
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
+		if (x != y)
+			return 0;
+	}
+	for (; n > 0; n--)
+		if (*a++ != *b++)
+			return 0;
+	return 1;
+}
+
 static int strtab_eq(const report_strtab *t, uint32_t i, const char *p, size_t n)
 {
 	uint64_t e = t->ent[i];
-	return (e & 0xff) == n && memcmp(t->bytes + (e >> 8), p, n) == 0;
+	return (e & 0xff) == n && bytes_eq(t->bytes + (e >> 8), p, n);
 }
 
 static al_status strtab_grow_slots(report_strtab *t, al_err *err)

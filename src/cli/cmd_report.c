@@ -285,79 +285,84 @@ static void put_reject(worker *w, const char *p, size_t n)
 	w->rejected_rows++;
 }
 
-/* The second pass: the record at line w->line, through csv.h and itemrow. */
-static al_status collect_record(worker *w, const char *p, size_t n)
+/* One record that w->rd has just read (got: csv_next's result), checked by
+ * itemrow_parse. The first pass counts and accumulates it; the second pass
+ * (w->collect) says what is wrong with it, at its line in the file, and
+ * keeps the rows of flagged administrations for the messages and rejects. */
+static al_status take_csv(worker *w, int got, const al_err *cerr)
 {
 	const job *j = w->job;
-	al_err e = {0};
-	csv_init(&w->rd, p, n);
-	int got = csv_next(&w->rd, &e);
+	csv_reader *rd = &w->rd;
 	if (got == 0)
 		return AL_OK;
+	long line = w->line + rd->line - 1;
 	if (got < 0) {
-		const char *m = e.msg;
-		if (strncmp(m, "line ", 5) == 0) { /* "line N: what" */
-			m = strchr(m, ':');
-			m = m ? m + 2 : e.msg;
+		if (!w->collect) {
+			w->acc.rows++;
+			w->acc.bad_rows++;
+			return AL_OK;
 		}
-		al_err e2 = {0};
-		al_err_set(&e2, AL_EINPUT, "%s:%ld: %s", j->file, w->line, m);
-		problems_add(w->pr, &e2);
-		put_reject(w, p, n);
-		return AL_OK;
-	}
-	w->rd.line = w->line;
-	itemrow row;
-	if (itemrow_parse(j->cols, &w->rd, j->lib, j->file, &row, &e) != AL_OK) {
+		const char *m = cerr->msg;
+		if (strncmp(m, "line ", 5) == 0) { /* "line N: what" */
+			const char *c = strchr(m, ':');
+			m = c ? c + 2 : m;
+		}
+		al_err e = {0};
+		al_err_set(&e, AL_EINPUT, "%s:%ld: %s", j->file, line, m);
 		problems_add(w->pr, &e);
-		put_reject(w, p, n);
+		size_t n = (size_t)(rd->cur - rd->raw);
+		while (n > 0 && (rd->raw[n - 1] == '\n' || rd->raw[n - 1] == '\r'))
+			n--;
+		put_reject(w, rd->raw, n);
 		return AL_OK;
 	}
-	if (report_acc_is_flagged(w->flags, row.client.p, row.client.len, row.session,
-	                          (int)(row.inst - j->lib->defs))) {
-		put_reject(w, p, n);
-		return admin_set_add(w->set, &row, w->line, &w->err);
+	al_err e = {0};
+	itemrow ir;
+	rd->line = line;
+	if (!w->collect) {
+		w->acc.rows++;
+		if (itemrow_parse(j->cols, rd, j->lib, j->file, &ir, &e) != AL_OK) {
+			w->acc.bad_rows++;
+			return AL_OK;
+		}
+		report_row row;
+		row_from_item(j->lib, &ir, &row);
+		return report_acc_add(&w->acc, &row, &w->err);
+	}
+	if (itemrow_parse(j->cols, rd, j->lib, j->file, &ir, &e) != AL_OK) {
+		problems_add(w->pr, &e);
+		put_reject(w, rd->raw, rd->raw_len);
+		return AL_OK;
+	}
+	if (report_acc_is_flagged(w->flags, ir.client.p, ir.client.len, ir.session,
+	                          (int)(ir.inst - j->lib->defs))) {
+		put_reject(w, rd->raw, rd->raw_len);
+		return admin_set_add(w->set, &ir, line, &w->err);
 	}
 	return AL_OK;
 }
 
-/* The slow path of the first pass: csv.h and itemrow_parse decide. */
-static al_status slow_record(worker *w, const char *p, size_t n)
+/* Every record of p[0..n), which holds whole lines and no '"': the slow
+ * path for lines the fast path would not take (csv.h also ends a record at
+ * a lone '\r', as `alliance score` does). */
+static al_status take_lines(worker *w, const char *p, size_t n)
 {
-	const job *j = w->job;
 	al_err e = {0};
+	int got;
 	csv_init(&w->rd, p, n);
-	itemrow ir;
-	if (csv_next(&w->rd, &e) <= 0 ||
-	    itemrow_parse(j->cols, &w->rd, j->lib, j->file, &ir, &e) != AL_OK) {
-		w->acc.bad_rows++;
-		return AL_OK;
-	}
-	report_row row;
-	row_from_item(j->lib, &ir, &row);
-	return report_acc_add(&w->acc, &row, &w->err);
-}
-
-/* One record (without its '\n'): counted and accumulated, or in the second
- * pass checked for messages and rejects. quoted: it has a '"'. */
-static al_status take_record(worker *w, const char *p, size_t n, int quoted)
-{
-	size_t m = n;
-	if (m > 0 && p[m - 1] == '\r')
-		m--;
-	if (m == 0)
-		return AL_OK; /* a blank line is no row */
-	if (w->collect)
-		return collect_record(w, p, n);
-	w->acc.rows++;
-	report_row row;
-	if (!quoted && fast_row(w, p, m, &row) > 0)
-		return report_acc_add(&w->acc, &row, &w->err);
-	return slow_record(w, p, n);
+	do {
+		al_err_clear(&e);
+		got = csv_next(&w->rd, &e);
+		al_status st = take_csv(w, got, &e);
+		if (st != AL_OK)
+			return st;
+	} while (got != 0);
+	w->line += w->rd.next_line - 1;
+	return AL_OK;
 }
 
 /* Where the record starting at p ends (its '\n' outside quotes), or NULL if
- * it does not end before e. A doubled quote toggles twice: no harm. */
+ * it does not end before e. Used for the header only. */
 static const char *quoted_end(const char *p, const char *e)
 {
 	int inq = 0;
@@ -410,49 +415,55 @@ static void *worker_run(void *arg)
 				break;
 			}
 			const char *nl = memchr(p, '\n', (size_t)(e - p));
-			int quoted = 0;
 			if (nl != NULL && !w->collect) {
 				/* the common case: a whole line, tried on the fast path */
 				size_t m = (size_t)(nl - p);
 				if (m > 0 && p[m - 1] == '\r')
 					m--;
 				report_row row;
-				int f = m > 0 ? fast_row(w, p, m, &row) : 1;
+				int f = m > 0 ? fast_row(w, p, m, &row) : 0;
+				if (f > 0) {
+					w->acc.rows++;
+					w->st = report_acc_add(&w->acc, &row, &w->err);
+				} else if (f == 0) {
+					w->st = take_lines(w, p, (size_t)(nl + 1 - p));
+				}
 				if (f >= 0) {
-					if (m > 0) {
-						w->acc.rows++;
-						w->st = f > 0 ? report_acc_add(&w->acc, &row, &w->err)
-						              : slow_record(w, p, (size_t)(nl - p));
-						if (w->st != AL_OK)
-							goto out;
-					}
+					if (w->st != AL_OK)
+						goto out;
 					p = nl + 1;
 					w->stop = base + (uint64_t)(p - w->buf);
 					continue;
 				}
-				quoted = 1;
-			} else {
-				quoted = memchr(p, '"', (size_t)((nl ? nl : e) - p)) != NULL;
+			} else if (nl != NULL && !memchr(p, '"', (size_t)(nl - p))) {
+				if ((w->st = take_lines(w, p, (size_t)(nl + 1 - p))) != AL_OK)
+					goto out;
+				p = nl + 1;
+				w->stop = base + (uint64_t)(p - w->buf);
+				continue;
 			}
-			if (quoted)
-				nl = quoted_end(p, e);
-			if (nl == NULL) {
-				/* unfinished: read more, unless that is all there is or the
-				 * record is already longer than a record may be */
-				if (!eof && (size_t)(e - p) <= CSV_MAX_RECORD)
-					break;
-				nl = e;
-			}
-			if ((w->st = take_record(w, p, (size_t)(nl - p), quoted)) != AL_OK)
+			/* A '"', or the last bytes of the buffer: csv.h reads one
+			 * record, which may span lines. If it ran into the end of the
+			 * buffer, read more first, unless the file ends there or the
+			 * record is already longer than a record may be. */
+			al_err ce = {0};
+			csv_init(&w->rd, p, (size_t)(e - p));
+			int rgot = csv_next(&w->rd, &ce);
+			int forced = (size_t)(e - p) > CSV_MAX_RECORD;
+			if (w->rd.cur >= e && !eof && !forced)
+				break;
+			if ((w->st = take_csv(w, rgot, &ce)) != AL_OK)
 				goto out;
-			if (w->collect) {
-				w->line++;
-				if (quoted)
-					for (const char *c = p; c < nl; c++)
-						w->line += *c == '\n';
-			}
-			p = nl < e ? nl + 1 : e;
+			w->line += w->rd.next_line - 1;
+			p = w->rd.cur;
 			w->stop = base + (uint64_t)(p - w->buf);
+			if (forced && p >= e) {
+				/* a quote never closed: like csv.h, it runs to the end of
+				 * the file, and nothing after it is a record */
+				w->stop = j->size;
+				done = 1;
+				break;
+			}
 		}
 		atomic_store_explicit(&w->done, w->stop - w->start, memory_order_relaxed);
 		atomic_store_explicit(&w->nrows, w->acc.rows, memory_order_relaxed);

@@ -213,6 +213,46 @@ got=$(($(wc -l <kc/rejects.csv) - 1))
 contains "every row of a conflicting administration is rejected" "$got rows" "$want rows"
 contains "rejected_rows counts them" "$(cat kc/overall.json)" "\"rejected_rows\": $got"
 
+# mangled files (stray quotes, commas, newlines, lone CRs, NULs): no crash,
+# the same result with 1 and 3 threads, and the same row messages as
+# `alliance score` (which stops before the rules across rows)
+python3 - "$F" <<'EOF'
+import random, sys
+src = open(sys.argv[1], "rb").read()[:300000]
+for s in range(12):
+    r = random.Random(s)
+    b = bytearray(src)
+    for _ in range(r.randint(1, 40)):
+        i = r.randrange(len(b))
+        ch = r.choice(b'",\n\r\x00x9-')
+        op = r.random()
+        if op < 0.5:
+            b[i] = ch
+        elif op < 0.8:
+            b.insert(i, ch)
+        else:
+            del b[i]
+    open("mangled%d.csv" % s, "wb").write(b)
+EOF
+crash="" diffs="" rowmsg=""
+for s in 0 1 2 3 4 5 6 7 8 9 10 11; do
+	m=mangled$s.csv
+	rm -rf m1 m3
+	"$ALLIANCE" report $m --out m1 -k -q -j1 >e1 2>&1
+	r1=$?
+	"$ALLIANCE" report $m --out m3 -k -q -j3 >e3 2>&1
+	r3=$?
+	{ [ $r1 -gt 1 ] || [ $r3 -gt 1 ]; } && crash="$crash $m"
+	if cmp -s e1 e3 && diff -r m1 m3 >/dev/null 2>&1; then :; else diffs="$diffs $m"; fi
+	"$ALLIANCE" report $m --out m0 -q 2>&1 | grep -v "differs from line\|already on line\|; nothing written" | head -100 >rep.txt
+	"$ALLIANCE" score $m -q -o /dev/null 2>&1 | grep -v "; nothing written" >sco.txt
+	cmp -s rep.txt sco.txt || rowmsg="$rowmsg $m"
+done
+[ -z "$crash" ] && ok "mangled files: no crash" || notok "mangled files: no crash" "$crash"
+[ -z "$diffs" ] && ok "mangled files: 1 and 3 threads agree" || notok "mangled files: 1 and 3 threads agree" "$diffs"
+[ -z "$rowmsg" ] && ok "mangled files: row messages as alliance score" ||
+	notok "mangled files: row messages as alliance score" "$rowmsg"
+
 # odd files
 : >empty.csv
 fails "an empty file fails" "$ALLIANCE" report empty.csv --out e

@@ -73,7 +73,7 @@ const char *report_strtab_get(const report_strtab *t, uint32_t i, size_t *len)
 }
 
 /* Short ids compared in words: memcmp's call costs more than the work. */
-static int bytes_eq(const char *a, const char *b, size_t n)
+static inline int bytes_eq(const char *a, const char *b, size_t n)
 {
 	for (; n >= 8; a += 8, b += 8, n -= 8) {
 		uint64_t x, y;
@@ -88,7 +88,7 @@ static int bytes_eq(const char *a, const char *b, size_t n)
 	return 1;
 }
 
-static int strtab_eq(const report_strtab *t, uint32_t i, const char *p, size_t n)
+static inline int strtab_eq(const report_strtab *t, uint32_t i, const char *p, size_t n)
 {
 	uint64_t e = t->ent[i];
 	return (e & 0xff) == n && bytes_eq(t->bytes + (e >> 8), p, n);

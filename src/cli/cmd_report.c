@@ -736,13 +736,14 @@ int cmd_report(int argc, char **argv)
 			goto out;
 		}
 	}
+	double t_scan = os_now();
 	for (int i = 1; i < nt; i++)
 		if (report_acc_merge(&ws[0].acc, &ws[i].acc, &err) != AL_OK) {
 			rc = cli_fail(&err);
 			goto out;
 		}
 	os_progress_end(&prog, ws[0].acc.rows);
-	double t_read = os_now() - prog.t0;
+	double t_merge = os_now(), t_sum = 0;
 	report_acc *acc = &ws[0].acc;
 
 	report_extra x = {.rows = acc->rows, .keep_going = keep};
@@ -789,8 +790,12 @@ int cmd_report(int argc, char **argv)
 			}
 		}
 	}
-	if (report_summarize(acc, &res, &err) != AL_OK || os_mkdirs(outdir, &err) != AL_OK ||
-	    !out_open(&out[0], outdir, "client_summary.csv", &err) ||
+	if (report_summarize(acc, &res, &err) != AL_OK) {
+		rc = cli_fail(&err);
+		goto out;
+	}
+	t_sum = os_now();
+	if (os_mkdirs(outdir, &err) != AL_OK || !out_open(&out[0], outdir, "client_summary.csv", &err) ||
 	    !out_open(&out[1], outdir, "therapist_summary.csv", &err) ||
 	    !out_open(&out[2], outdir, "overall.json", &err) ||
 	    report_write_clients(acc, &res, out[0].fp, &err) != AL_OK ||
@@ -818,9 +823,11 @@ int cmd_report(int argc, char **argv)
 			        (unsigned long long)x.rejected_administrations, outdir);
 	}
 	if (getenv("ALLIANCE_TIMING"))
-		fprintf(stderr, "report: %d thread%s%s, read+merge %.3fs, total %.3fs\n", nt,
-		        nt == 1 ? "" : "s", cuts_ok ? "" : " (a quoted newline spans a cut: read again whole)",
-		        t_read, os_now() - prog.t0);
+		fprintf(stderr,
+		        "report: %d thread%s%s; read %.3fs, merge %.3fs, summary %.3fs, write %.3fs\n",
+		        nt, nt == 1 ? "" : "s",
+		        cuts_ok ? "" : " (a quoted newline spans a cut: read again whole)",
+		        t_scan - prog.t0, t_merge - t_scan, t_sum - t_merge, os_now() - t_sum);
 	rc = CLI_OK;
 out:
 	for (int i = 0; i < 4; i++)

@@ -91,6 +91,7 @@ typedef struct worker {
 	_Atomic uint64_t done; /* bytes and rows so far, for the progress bar */
 	_Atomic uint64_t nrows;
 	_Atomic int finished;
+	double secs; /* how long the reader ran (ALLIANCE_TIMING) */
 	/* fast-path caches */
 	char last_date[10];
 	int last_days;
@@ -395,6 +396,7 @@ static void *worker_run(void *arg)
 {
 	worker *w = arg;
 	const job *j = w->job;
+	double t0 = os_now();
 	size_t cap = 2 * (size_t)BLOCK + CSV_MAX_RECORD;
 	w->buf = malloc(cap + 16); /* padding for fast_row's word reads */
 	if (w->buf == NULL) {
@@ -492,6 +494,7 @@ static void *worker_run(void *arg)
 out:
 	free(w->buf);
 	w->buf = NULL;
+	w->secs = os_now() - t0;
 	atomic_store(&w->finished, 1);
 	return NULL;
 }
@@ -828,6 +831,10 @@ int cmd_report(int argc, char **argv)
 		        nt, nt == 1 ? "" : "s",
 		        cuts_ok ? "" : " (a quoted newline spans a cut: read again whole)",
 		        t_scan - prog.t0, t_merge - t_scan, t_sum - t_merge, os_now() - t_sum);
+	if (getenv("ALLIANCE_TIMING"))
+		for (int i = 0; i < nt; i++)
+			fprintf(stderr, "report: reader %d: %.3fs, %llu rows\n", i, ws[i].secs,
+			        (unsigned long long)ws[i].acc.rows);
 	rc = CLI_OK;
 out:
 	for (int i = 0; i < 4; i++)

@@ -35,7 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "fast_row reads words little-endian; port it (or use the slow path) here"
 #endif
 

@@ -716,7 +716,8 @@ static void put_id(FILE *f, const report_strtab *t, uint32_t i)
 	size_t n;
 	const char *p = report_strtab_get(t, i, &n);
 	char buf[2 * 255 + 3];
-	fwrite(buf, 1, csv_escape(buf, p, n), f);
+	size_t len = csv_escape(buf, p, n);
+	fwrite(buf, 1, len, f);
 }
 
 static al_status io_status(FILE *f, const char *what, al_err *err)
@@ -797,7 +798,8 @@ al_status report_write_clients(const report_acc *a, const report_result *r, FILE
 		}
 		o = client_line(o, a, &r->clients[i]);
 	}
-	fwrite(buf, 1, (size_t)(o - buf), f);
+	if (o > buf)
+		fwrite(buf, 1, (size_t)(o - buf), f);
 	return io_status(f, "client_summary.csv", err);
 }
 

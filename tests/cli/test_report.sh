@@ -128,6 +128,17 @@ out=$("$ALLIANCE" report "$F" --out exact 2>&1)
 contains "a summary line without --quiet" "$out" "report written to exact"
 case "$out" in *"%"*) notok "no progress bar when stderr is not a terminal" "$out" ;; *) ok "no progress bar when stderr is not a terminal" ;; esac
 
+# a progress line on a terminal (script(1) gives one), none with --quiet
+if command -v script >/dev/null 2>&1; then
+	out=$(script -qec "'$ALLIANCE' report '$F' --out tty" /dev/null 2>&1)
+	contains "progress on a terminal" "$out" "rows in"
+	out=$(script -qec "'$ALLIANCE' report '$F' --out tty -q" /dev/null 2>&1)
+	[ -z "$out" ] && ok "no progress on a terminal with --quiet" ||
+		notok "no progress on a terminal with --quiet" "$out"
+else
+	skip "progress on a terminal" "script(1) is missing"
+fi
+
 # --dirty: every kind of bad row, all or nothing
 python3 "$GEN" --clients 40 --seed 4 --out d --dirty 2>/dev/null
 D=d/registry_items.csv

@@ -92,6 +92,8 @@ typedef struct worker {
 	_Atomic uint64_t nrows;
 	_Atomic int finished;
 	double secs; /* how long the reader ran (ALLIANCE_TIMING) */
+	report_row batch[REPORT_BATCH]; /* fast-path rows not yet added; they */
+	size_t nbatch;                  /* point into buf */
 	/* fast-path caches */
 	char last_date[10];
 	int last_days;
@@ -378,6 +380,14 @@ static al_status take_lines(worker *w, const char *p, size_t n)
 	return AL_OK;
 }
 
+/* Add the rows the fast path has batched. */
+static al_status flush(worker *w)
+{
+	al_status st = report_acc_add_many(&w->acc, w->batch, w->nbatch, &w->err);
+	w->nbatch = 0;
+	return st;
+}
+
 /* Where the record starting at p ends (its '\n' outside quotes), or NULL if
  * it does not end before e. Used for the header only. */
 static const char *quoted_end(const char *p, const char *e)
@@ -438,13 +448,14 @@ static void *worker_run(void *arg)
 				size_t m = (size_t)(nl - p);
 				if (m > 0 && p[m - 1] == '\r')
 					m--;
-				report_row row;
-				int f = m > 0 ? fast_row(w, p, m, &row) : 0;
+				int f = m > 0 ? fast_row(w, p, m, &w->batch[w->nbatch]) : 0;
 				if (f > 0) {
 					w->acc.rows++;
-					w->st = report_acc_add(&w->acc, &row, &w->err);
+					if (++w->nbatch == REPORT_BATCH)
+						w->st = flush(w);
 				} else if (f == 0) {
-					w->st = take_lines(w, p, (size_t)(nl + 1 - p));
+					if ((w->st = flush(w)) == AL_OK)
+						w->st = take_lines(w, p, (size_t)(nl + 1 - p));
 				}
 				if (f >= 0) {
 					if (w->st != AL_OK)
@@ -464,6 +475,8 @@ static void *worker_run(void *arg)
 			 * record, which may span lines. If it ran into the end of the
 			 * buffer, read more first, unless the file ends there or the
 			 * record is already longer than a record may be. */
+			if ((w->st = flush(w)) != AL_OK)
+				goto out;
 			al_err ce = {0};
 			csv_init(&w->rd, p, (size_t)(e - p));
 			int rgot = csv_next(&w->rd, &ce);
@@ -483,6 +496,8 @@ static void *worker_run(void *arg)
 				break;
 			}
 		}
+		if ((w->st = flush(w)) != AL_OK) /* before buf moves */
+			goto out;
 		atomic_store_explicit(&w->done, w->stop - w->start, memory_order_relaxed);
 		atomic_store_explicit(&w->nrows, w->acc.rows, memory_order_relaxed);
 		if (done || (eof && p >= e))

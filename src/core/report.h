@@ -96,6 +96,12 @@ void report_acc_cleanup(report_acc *a);
  * administration (not an error here). */
 al_status report_acc_add(report_acc *a, const report_row *r, al_err *err);
 
+/* Add n rows, as report_acc_add each in turn, overlapping the hash table
+ * look-ups of up to REPORT_BATCH rows (faster when consecutive rows belong
+ * to different clients). */
+#define REPORT_BATCH 16
+al_status report_acc_add_many(report_acc *a, const report_row *r, size_t n, al_err *err);
+
 /* Add everything src holds into dst (same library). Partial administrations
  * combine; an item present in both, or a disagreement, flags it. src is
  * left as it was. Counters (rows, bad_rows) add up. */

@@ -262,6 +262,58 @@ static void test_interleaved(void **state)
 	report_acc_cleanup(&b);
 }
 
+/* report_acc_add_many (batched, prefetching) gives what report_acc_add
+ * gives, on rows in a scrambled order, in batches of odd sizes. */
+static void test_add_many(void **state)
+{
+	(void)state;
+	enum { NC = 200, NR = NC * 2 * 12 };
+	static char ids[NC][16];
+	static report_row rows[NR];
+	size_t n = 0;
+	for (int c = 0; c < NC; c++) {
+		snprintf(ids[c], sizeof ids[c], "S%03d", c);
+		for (int s = 1; s <= 2; s++)
+			for (int i = 1; i <= 12; i++)
+				rows[n++] = (report_row){.client = ids[c], .client_len = 4,
+				                         .therapist = c % 2 ? "T1" : "T2", .therapist_len = 2,
+				                         .session = s, .days = 19723 + s, .mod = MOD_VIDEO,
+				                         .inst = inst_ix("wai_sr"), .item = i,
+				                         .value = i == 12 && c % 7 == 0 ? S : 1 + (c * s + i) % 5};
+	}
+	/* a fixed scramble: stride through the rows */
+	static report_row mixed[NR];
+	for (size_t i = 0; i < NR; i++)
+		mixed[i] = rows[(i * 7919) % NR];
+	mixed[10] = mixed[3]; /* one row twice: flagged either way (and one lost) */
+	report_acc a, b;
+	al_err err = {0};
+	assert_int_equal(report_acc_init(&a, &lib, &err), AL_OK);
+	assert_int_equal(report_acc_init(&b, &lib, &err), AL_OK);
+	for (size_t i = 0; i < NR; i++)
+		assert_int_equal(report_acc_add(&a, &mixed[i], &err), AL_OK);
+	for (size_t i = 0; i < NR;) {
+		size_t k = NR - i < 37 ? NR - i : 37;
+		assert_int_equal(report_acc_add_many(&b, mixed + i, k, &err), AL_OK);
+		i += k;
+	}
+	assert_int_equal(a.nadm, b.nadm);
+	assert_int_equal(a.nflagged, 1);
+	assert_int_equal(b.nflagged, 1);
+	report_result ra, rb;
+	assert_int_equal(report_summarize(&a, &ra, &err), AL_OK);
+	assert_int_equal(report_summarize(&b, &rb, &err), AL_OK);
+	assert_int_equal(ra.nclients, rb.nclients);
+	for (size_t i = 0; i < ra.nclients; i++) {
+		assert_int_equal(ra.clients[i].alliance_n, rb.clients[i].alliance_n);
+		assert_true(ra.clients[i].alliance_mean == rb.clients[i].alliance_mean);
+	}
+	report_result_cleanup(&ra);
+	report_result_cleanup(&rb);
+	report_acc_cleanup(&a);
+	report_acc_cleanup(&b);
+}
+
 static void test_merge_and_flags(void **state)
 {
 	(void)state;
@@ -349,6 +401,7 @@ int main(void)
 		cmocka_unit_test(test_classification),
 		cmocka_unit_test(test_ruptures),
 		cmocka_unit_test(test_interleaved),
+		cmocka_unit_test(test_add_many),
 		cmocka_unit_test(test_merge_and_flags),
 		cmocka_unit_test(test_output),
 	};

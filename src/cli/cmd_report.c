@@ -130,7 +130,7 @@ __attribute__((always_inline)) static inline int plain_uint(const char *p, size_
 }
 
 /* Short strings compared in words: a memcmp call costs more than the work. */
-static inline int short_eq(const char *a, const char *b, size_t n)
+__attribute__((always_inline)) static inline int short_eq(const char *a, const char *b, size_t n)
 {
 	for (; n >= 8; a += 8, b += 8, n -= 8) {
 		uint64_t x, y;
@@ -448,10 +448,16 @@ static void *worker_run(void *arg)
 				size_t m = (size_t)(nl - p);
 				if (m > 0 && p[m - 1] == '\r')
 					m--;
-				int f = m > 0 ? fast_row(w, p, m, &w->batch[w->nbatch]) : 0;
+				report_row *row = &w->batch[w->nbatch];
+				int f = m > 0 ? fast_row(w, p, m, row) : 0;
 				if (f > 0) {
 					w->acc.rows++;
-					if (++w->nbatch == REPORT_BATCH)
+					/* the row of the client just added costs no look-up:
+					 * add it now; batch the others (see report.h) */
+					int added = 0;
+					if (w->nbatch == 0)
+						w->st = report_acc_add_same(&w->acc, row, &added, &w->err);
+					if (!added && ++w->nbatch == REPORT_BATCH)
 						w->st = flush(w);
 				} else if (f == 0) {
 					if ((w->st = flush(w)) == AL_OK)

@@ -356,7 +356,8 @@ static void flag(report_acc *a, report_admin *d)
 }
 
 /* Add r, whose client is c. */
-static al_status add_row(report_acc *a, const report_row *r, uint32_t c, al_err *err)
+__attribute__((always_inline)) static inline al_status add_row(report_acc *a, const report_row *r,
+                                                              uint32_t c, al_err *err)
 {
 	uint32_t t = a->last_ther;
 	if (t == NONE || !strtab_eq(&a->therapists, t, r->therapist, r->therapist_len)) {
@@ -395,6 +396,13 @@ static al_status add_row(report_acc *a, const report_row *r, uint32_t c, al_err 
 	return AL_OK;
 }
 
+al_status report_acc_add_same(report_acc *a, const report_row *r, int *added, al_err *err)
+{
+	uint32_t c = a->last_client;
+	*added = c != NONE && strtab_eq(&a->clients, c, r->client, r->client_len);
+	return *added ? add_row(a, r, c, err) : AL_OK;
+}
+
 al_status report_acc_add(report_acc *a, const report_row *r, al_err *err)
 {
 	uint32_t c = a->last_client;
@@ -424,16 +432,25 @@ al_status report_acc_add_many(report_acc *a, const report_row *r, size_t n, al_e
 		n -= REPORT_BATCH;
 	}
 	const report_strtab *ct = &a->clients;
+	size_t nsame = 0;
 	for (size_t i = 0; i < n; i++) {
 		same[i] = i > 0 ? r[i].client_len == r[i - 1].client_len &&
 		                      bytes_eq(r[i].client, r[i - 1].client, r[i].client_len)
 		                : a->last_client != NONE &&
 		                      strtab_eq(ct, a->last_client, r[0].client, r[0].client_len);
-		if (same[i])
+		if (same[i]) {
+			nsame++;
 			continue;
+		}
 		ch[i] = hash_bytes(r[i].client, r[i].client_len);
 		if (ct->nslot)
 			__builtin_prefetch(&ct->slot[(uint32_t)ch[i] & (ct->nslot - 1)]);
+	}
+	if (nsame == n) { /* the usual case: one client's rows */
+		for (size_t i = 0; i < n; i++)
+			if (add_row(a, &r[i], a->last_client, err) != AL_OK)
+				return err->status;
+		return AL_OK;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (same[i]) {

@@ -96,6 +96,10 @@ void report_acc_cleanup(report_acc *a);
  * administration (not an error here). */
 al_status report_acc_add(report_acc *a, const report_row *r, al_err *err);
 
+/* Add r if it belongs to the client of the row added last (*added = 1: no
+ * look-up needed); otherwise *added = 0 and nothing happens. */
+al_status report_acc_add_same(report_acc *a, const report_row *r, int *added, al_err *err);
+
 /* Add n rows, as report_acc_add each in turn, overlapping the hash table
  * look-ups of up to REPORT_BATCH rows (faster when consecutive rows belong
  * to different clients). */

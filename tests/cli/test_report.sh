@@ -17,6 +17,10 @@ contains "--help shows usage" "$out" "usage: alliance report REGISTRY.csv --out 
 fails "no arguments is a usage error" "$ALLIANCE" report
 "$ALLIANCE" report >/dev/null 2>&1
 [ $? -eq 2 ] && ok "usage error exits 2" || notok "usage error exits 2"
+"$ALLIANCE" report some.csv >/dev/null 2>&1
+[ $? -eq 2 ] && ok "--out is required (exit 2)" || notok "--out is required (exit 2)"
+"$ALLIANCE" report some.csv --out o --threads 0 >/dev/null 2>&1
+[ $? -eq 2 ] && ok "--threads 0 is a usage error" || notok "--threads 0 is a usage error"
 fails "missing file fails" "$ALLIANCE" report nosuch.csv --out o
 contains "missing file is named" "$out" "nosuch.csv"
 
@@ -82,6 +86,18 @@ with open("notes.csv", "w", newline="") as f:
     random.Random(5).shuffle(rest)
     for i, r in enumerate(rest):
         w.writerow(r + ["line one\nline, two\n\"three\"" if i % 7 == 0 else ""])
+# the columns in another order
+order = [7, 3, 0, 6, 5, 1, 4, 2]
+with open("reordered.csv", "w", newline="") as f:
+    csv.writer(f, lineterminator="\n").writerows([[r[i] for i in order] for r in rows])
+# rows of another loaded instrument (gad2) among them
+with open("other.csv", "w", newline="") as f:
+    w = csv.writer(f, lineterminator="\n")
+    w.writerow(rows[0])
+    for i, r in enumerate(rows[1:]):
+        w.writerow(r)
+        if r[5] == "gad7" and r[6] in ("1", "2") and i % 3 == 0:
+            w.writerow(r[:5] + ["gad2"] + r[6:])
 # clients with one instrument only, and clients with no valid score at all
 out = [rows[0]]
 for r in rows[1:]:
@@ -107,6 +123,25 @@ if [ "$have_pd" = 1 ]; then
 		agree "quoted newlines across $j thread cuts agree" notes.csv --threads $j
 	done
 	agree "one instrument or no valid score agree" partial.csv --threads 2
+	agree "columns in another order agree" reordered.csv --threads 2
+fi
+# other instruments: checked, left out of the report, counted
+if [ "$have_pd" = 1 ]; then
+	grep -v ',gad2,' other.csv >other_clean.csv
+	rm -rf oth pdo
+	"$ALLIANCE" report other.csv --out oth -q
+	$PY "$PD" other_clean.csv pdo >/dev/null 2>&1
+	n_other=$(($(wc -l <other.csv) - $(wc -l <other_clean.csv)))
+	contains "other instruments counted" "$(cat oth/overall.json)" '"other_instrument_administrations": '
+	python3 - oth/overall.json "$n_other" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d.pop("other_instrument_administrations")
+d["rows"] -= int(sys.argv[2])
+json.dump(d, open(sys.argv[1], "w"))
+EOF
+	out=$(python3 "$CMP" pdo oth 2>&1) && ok "other instruments are left out of the report" ||
+		notok "other instruments are left out of the report" "$out"
 fi
 
 # outputs: exact headers, sorted ids, nothing else in DIR

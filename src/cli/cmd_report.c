@@ -545,6 +545,10 @@ static void worker_init(worker *w, const job *j, uint64_t start, uint64_t end)
 	w->start = start;
 	w->end = end;
 	w->last_inst_ix = -1;
+	/* the date cache holds only a date that itemrow_parse_date accepted:
+	 * zeros would let a field of ten NULs through */
+	memcpy(w->last_date, "1970-01-01", 10);
+	w->last_days = 0;
 }
 
 /* Run nt workers over [start, size) and wait, drawing progress. */

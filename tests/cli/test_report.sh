@@ -306,6 +306,9 @@ contains "an empty file says so" "$out" "empty file"
 head -1 "$F" >hdr.csv
 check "a header without rows gives an empty report" "$ALLIANCE" report hdr.csv --out h -q
 contains "empty report counts nothing" "$(cat h/overall.json)" '"rows": 0'
+printf 'client_id,therapist_id,session,date,modality,instrument,item,value\nC1,T1,1,\0\0\0\0\0\0\0\0\0\0,video,phq9,1,1\n' >nuls.csv
+fails "a date of ten NULs is refused (not taken from the date cache)" "$ALLIANCE" report nuls.csv --out n
+contains "the NUL date is named" "$out" "nuls.csv:2: column date:"
 printf 'client_id,therapist_id,session,date,modality,instrument,score\n' >scores.csv
 fails "the score-level format is refused" "$ALLIANCE" report scores.csv --out s
 contains "score format named" "$out" "score-level format"

@@ -309,6 +309,11 @@ contains "empty report counts nothing" "$(cat h/overall.json)" '"rows": 0'
 printf 'client_id,therapist_id,session,date,modality,instrument,item,value\nC1,T1,1,\0\0\0\0\0\0\0\0\0\0,video,phq9,1,1\n' >nuls.csv
 fails "a date of ten NULs is refused (not taken from the date cache)" "$ALLIANCE" report nuls.csv --out n
 contains "the NUL date is named" "$out" "nuls.csv:2: column date:"
+printf 'client_id,therapist_id,session,date,modality,instrument,item,value,note\nC1,T1,1,2024-01-01,video,phq9,1,1,a\rb\n' >cr.csv
+"$ALLIANCE" report cr.csv --out c -q >cr_report.txt 2>&1
+"$ALLIANCE" score cr.csv -q -o /dev/null >cr_score.txt 2>&1
+cmp -s cr_report.txt cr_score.txt && ok "a lone CR in an ignored column ends the record, as in score" ||
+	notok "a lone CR in an ignored column ends the record, as in score" "$(cat cr_report.txt)"
 printf 'client_id,therapist_id,session,date,modality,instrument,score\n' >scores.csv
 fails "the score-level format is refused" "$ALLIANCE" report scores.csv --out s
 contains "score format named" "$out" "score-level format"

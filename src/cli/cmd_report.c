@@ -158,51 +158,60 @@ static inline int plain_id(const char *p, size_t n)
 	return 1;
 }
 
-/* Fill out from an unquoted line in its plainest form: 1. 0 sends the line
- * to the slow path (which may still accept it, or says what is wrong); -1
- * says the line has a '"', so the record may go on past its '\n'. */
-static int fast_row(worker *w, const char *p, size_t n, report_row *out)
+/* Fill out from the line at p in its plainest form. *e is a '\n' (the
+ * buffer's sentinel), so the line ends at or before e: *nlp receives its
+ * '\n' (e itself when the line is not whole in the buffer; the caller then
+ * ignores the result). Returns 1 for a row; 0 sends the line to the slow
+ * path (which may still accept it, or says what is wrong); -1 says the line
+ * has a '"' (*nlp unset), so the record may go on past its '\n'. */
+static int fast_row(worker *w, const char *p, const char *e, report_row *out, const char **nlp)
 {
 	const itemrow_cols *cols = w->job->cols;
 	const char *fp[CSV_MAX_FIELDS];
 	size_t fl[CSV_MAX_FIELDS];
 	size_t k = 0, nh = cols->nheader;
-	const char *s = p, *e = p + n;
-	/* Eight bytes at a time: the commas and quotes of a word as a bitmask
-	 * (exact, no false positives). The buffer has padding past its end, so
-	 * the last word may read beyond the line; those bytes are masked off. */
+	const char *s = p, *nl = NULL;
+	/* Eight bytes at a time: the commas, quotes and newlines of a word as a
+	 * bitmask (exact, no false positives), taken in order up to the first
+	 * newline. The buffer has padding past its sentinel for the last word. */
 	const uint64_t ones = 0x0101010101010101ull, low7 = 0x7f7f7f7f7f7f7f7full;
-	for (const char *c = p; c < e; c += 8) {
+	for (const char *c = p; nl == NULL; c += 8) {
 		uint64_t x;
 		memcpy(&x, c, 8);
-		uint64_t xc = x ^ (ones * ','), xq = x ^ (ones * '"');
-		uint64_t mc = ~(((xc & low7) + low7) | xc | low7);
-		uint64_t mq = ~(((xq & low7) + low7) | xq | low7);
-		if (e - c < 8) {
-			uint64_t keep = (1ull << (8 * (unsigned)(e - c))) - 1;
-			mc &= keep;
-			mq &= keep;
-		}
-		if (mq)
-			return -1;
-		while (mc) {
-			const char *q = c + (__builtin_ctzll(mc) >> 3);
-			mc &= mc - 1;
-			if (k + 1 == nh) /* too many fields: the slow path says so */
-				return memchr(q, '"', (size_t)(e - q)) ? -1 : 0;
+		uint64_t xc = x ^ (ones * ','), xq = x ^ (ones * '"'), xn = x ^ (ones * '\n');
+		uint64_t m = ~(((xc & low7) + low7) | xc | low7) |
+		             ~(((xq & low7) + low7) | xq | low7) |
+		             ~(((xn & low7) + low7) | xn | low7);
+		while (m) {
+			const char *q = c + (__builtin_ctzll(m) >> 3);
+			m &= m - 1;
+			if (*q == '\n') {
+				nl = q;
+				break;
+			}
+			if (*q == '"')
+				return -1;
+			if (k + 1 == nh) { /* too many fields: the slow path says so */
+				*nlp = memchr(q, '\n', (size_t)(e + 1 - q));
+				return memchr(q, '"', (size_t)(*nlp - q)) ? -1 : 0;
+			}
 			fp[k] = s;
 			fl[k] = (size_t)(q - s);
 			k++;
 			s = q + 1;
 		}
 	}
+	*nlp = nl;
+	if (nl == e)
+		return 0;
+	const char *end = nl > s && nl[-1] == '\r' ? nl - 1 : nl;
 	fp[k] = s;
-	fl[k] = (size_t)(e - s);
+	fl[k] = (size_t)(end - s);
 	if (++k != nh)
 		return 0;
 	/* A lone CR ends a record for csv.h. In the report's own columns it
 	 * fails the checks below anyway; in an ignored column only this sees it. */
-	if (w->job->extra_cols && memchr(p, '\r', n))
+	if (w->job->extra_cols && memchr(p, '\r', (size_t)(end - p)))
 		return 0;
 	const int *ix = cols->idx;
 	size_t len;
@@ -440,6 +449,7 @@ static void *worker_run(void *arg)
 		pos += (uint64_t)got;
 		int eof = pos >= j->size || got == 0;
 		size_t len = carry + (size_t)got;
+		w->buf[len] = '\n'; /* the sentinel fast_row stops at */
 		const char *p = w->buf, *e = w->buf + len;
 		while (p < e) {
 			uint64_t off = base + (uint64_t)(p - w->buf);
@@ -447,14 +457,13 @@ static void *worker_run(void *arg)
 				done = 1;
 				break;
 			}
-			const char *nl = memchr(p, '\n', (size_t)(e - p));
-			if (nl != NULL && !w->collect) {
+			if (!w->collect) {
 				/* the common case: a whole line, tried on the fast path */
-				size_t m = (size_t)(nl - p);
-				if (m > 0 && p[m - 1] == '\r')
-					m--;
+				const char *nl = NULL;
 				report_row *row = &w->batch[w->nbatch];
-				int f = m > 0 ? fast_row(w, p, m, row) : 0;
+				int f = fast_row(w, p, e, row, &nl);
+				if (f >= 0 && nl == e)
+					f = -2; /* not whole in the buffer: see below */
 				if (f > 0) {
 					w->acc.rows++;
 					/* the row of the client just added costs no look-up:
@@ -475,12 +484,17 @@ static void *worker_run(void *arg)
 					w->stop = base + (uint64_t)(p - w->buf);
 					continue;
 				}
-			} else if (nl != NULL && !memchr(p, '"', (size_t)(nl - p))) {
-				if ((w->st = take_lines(w, p, (size_t)(nl + 1 - p))) != AL_OK)
-					goto out;
-				p = nl + 1;
-				w->stop = base + (uint64_t)(p - w->buf);
-				continue;
+				/* -1: a quote; -2: the line is not whole in the buffer.
+				 * Either way csv.h below reads the record. */
+			} else {
+				const char *nl = memchr(p, '\n', (size_t)(e - p));
+				if (nl != NULL && !memchr(p, '"', (size_t)(nl - p))) {
+					if ((w->st = take_lines(w, p, (size_t)(nl + 1 - p))) != AL_OK)
+						goto out;
+					p = nl + 1;
+					w->stop = base + (uint64_t)(p - w->buf);
+					continue;
+				}
 			}
 			/* A '"', or the last bytes of the buffer: csv.h reads one
 			 * record, which may span lines. If it ran into the end of the

@@ -13,6 +13,13 @@
 
 int cmd_instruments(int argc, char **argv);
 int cmd_score(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+int cmd_key(int argc, char **argv);
 
 
 /* Print "alliance: MESSAGE" for err on stderr and return CLI_FAIL (or

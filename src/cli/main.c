@@ -14,6 +14,13 @@ static const struct command {
 } commands[] = {
 	{"instruments", cmd_instruments, "list the questionnaires, or show one"},
 	{"score", cmd_score, "score item-level answers into score-level rows"},
+	{"init", cmd_init, "create or upgrade the practice database"},
+	{"import", cmd_import, "import a registry file into the database"},
+	{"export", cmd_export, "export the database's item answers as CSV"},
+	{"backup", cmd_backup, "copy the live database to a file"},
+	{"restore", cmd_restore, "replace the database with a backup"},
+	{"audit", cmd_audit, "verify the audit log's hash chain"},
+	{"key", cmd_key, "rotate the key that encrypts notes and names"},
 };
 
 static void usage(FILE *out)

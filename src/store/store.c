@@ -87,6 +87,16 @@ static const char *const catalogue[Q_COUNT] = {
 	             "LEFT JOIN users u ON u.practice_id = se.practice_id AND "
 	             "u.user_id = se.therapist_id "
 	             "WHERE a.practice_id = $1 ORDER BY a.client_id, se.number, a.instrument, a.timing",
+	[Q_COUNTS] = "SELECT (SELECT count(*) FROM users WHERE practice_id = $1), "
+	             "(SELECT count(*) FROM clients WHERE practice_id = $1), "
+	             "(SELECT count(*) FROM courses WHERE practice_id = $1), "
+	             "(SELECT count(*) FROM sessions WHERE practice_id = $1), "
+	             "(SELECT count(*) FROM administrations WHERE practice_id = $1), "
+	             "(SELECT count(*) FROM item_answers WHERE practice_id = $1), "
+	             "(SELECT count(*) FROM scores WHERE practice_id = $1), "
+	             "(SELECT count(*) FROM alerts WHERE practice_id = $1), "
+	             "(SELECT count(*) FROM notes WHERE practice_id = $1), "
+	             "(SELECT count(*) FROM audit_log WHERE practice_id = $1)",
 };
 
 static const char *const id_names[ID_KINDS] = {"user",  "client", "course", "session",
@@ -1189,6 +1199,24 @@ al_status store_export_items(store *s, FILE *out, size_t *rows, al_err *err)
 		st = store_audit(s, "export", "all clients", detail, err);
 	}
 	return store_end(s, own, st, err);
+}
+
+static al_status take_counts(void *ctx, const store_val *c, int n, al_err *err)
+{
+	(void)err;
+	store_counts *k = ctx;
+	int64_t *f[] = {&k->users,  &k->clients, &k->courses, &k->sessions, &k->admins,
+	                &k->answers, &k->scores, &k->alerts,  &k->notes,    &k->audit};
+	for (int i = 0; i < n && i < (int)(sizeof f / sizeof f[0]); i++)
+		*f[i] = c[i].i;
+	return AL_OK;
+}
+
+al_status store_count(store *s, store_counts *out, al_err *err)
+{
+	memset(out, 0, sizeof *out);
+	store_val p[1] = {VI(s->practice)};
+	return store_q(s, Q_COUNTS, p, 1, take_counts, out, NULL, err);
 }
 
 /* ---- backup, restore, key rotation ----------------------------------------- */

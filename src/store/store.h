@@ -202,6 +202,13 @@ al_status store_import(store *s, const char *buf, size_t len, const store_import
  * client code, session, instrument, item. *rows receives the count. */
 al_status store_export_items(store *s, FILE *out, size_t *rows, al_err *err);
 
+/* How many rows each table holds for the store's practice (no audit entry:
+ * counts are not client data). */
+typedef struct store_counts {
+	int64_t users, clients, courses, sessions, admins, answers, scores, alerts, notes, audit;
+} store_counts;
+al_status store_count(store *s, store_counts *out, al_err *err);
+
 /* ---- audit, backup, keys ------------------------------------------------ */
 
 /* Append an audit entry (in the caller's transaction if one is open). */

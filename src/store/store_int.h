@@ -40,6 +40,7 @@ enum store_query {
 	Q_AUDIT_ADD,
 	Q_AUDIT_ALL,
 	Q_EXPORT,
+	Q_COUNTS,
 	Q_COUNT
 };
 

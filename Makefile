@@ -36,6 +36,7 @@ TEST_SUPPORT := $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
 TEST_SUPPORT_OBJ := $(TEST_SUPPORT:%.c=$(BUILD)/obj/%.o)
 
 .PHONY: all deps run test check lint fuzz clean tests-build man
+.SECONDARY:
 all: $(BUILD)/alliance
 
 deps:

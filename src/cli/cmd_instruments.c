@@ -72,6 +72,8 @@ static void show(const inst_def *d, const inst_wording *w)
 	for (int c = 0; c < d->ncritical; c++)
 		printf("alert (%s): item %d >= %d: %s\n", d->critical[c].alert, d->critical[c].item,
 		       d->critical[c].at_least, d->critical[c].label);
+	if (d->notes[0])
+		printf("\nnotes: %s\n", d->notes);
 	printf("\nsources:\n");
 	for (int s = 0; s < d->nsources; s++)
 		printf("  [%s] %s\n", d->sources[s].key, d->sources[s].cite);

@@ -508,7 +508,8 @@ al_status inst_parse(const char *json, size_t len, const char *file, inst_def *o
 	    (st = get_string(&c, lic, "holder", "licence", d->licence_holder,
 	                     sizeof d->licence_holder, 1)) != AL_OK ||
 	    (st = get_string(&c, lic, "obtain", "licence", d->licence_obtain,
-	                     sizeof d->licence_obtain, 1)) != AL_OK)
+	                     sizeof d->licence_obtain, 1)) != AL_OK ||
+	    (st = get_string(&c, root, "notes", "", d->notes, sizeof d->notes, 0)) != AL_OK)
 		goto out;
 	for (const char *p = d->id; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')) {

@@ -98,6 +98,7 @@ typedef struct inst_def {
 	inst_critical critical[INST_MAX_CRITICAL];
 	int nsources;
 	inst_source sources[INST_MAX_SOURCES];
+	char notes[1024];         /* what a reader of the definition should know */
 } inst_def;
 
 /* Parse and validate one definition from len bytes of JSON. file names the

@@ -177,12 +177,101 @@ static void test_jt_table2(void **state)
 	os_map_release(&m);
 }
 
+static void test_gad7(void **state)
+{
+	(void)state;
+	int v[7] = {3, 3, 2, S, 1, 1, 0}; /* 10 over 6 -> 11.67 -> 12 */
+	score_result r = score("gad7", v);
+	assert_true(r.total.valid && r.total.score == 12);
+	assert_string_equal(r.band, "moderate");
+	assert_int_equal(r.caseness, 1); /* >= 8 */
+	int low[7] = {1, 1, 1, 1, 1, 1, 1};
+	r = score("gad7", low);
+	assert_true(r.total.score == 7);
+	assert_int_equal(r.caseness, 0);
+	assert_int_equal(change_reliable(tu_find(&lib, "gad7"), 12, 8), CHANGE_IMPROVED);
+	assert_int_equal(change_reliable(tu_find(&lib, "gad7"), 12, 9), CHANGE_NO_RELIABLE_CHANGE);
+}
+
+static void test_wai_sr(void **state)
+{
+	(void)state;
+	/* task 1,2,10,12; bond 3,5,7,9; goal 4,6,8,11 */
+	int v[12] = {5, 4, 3, 2, 3, 2, 3, 2, 3, 5, 2, 4};
+	score_result r = score("wai_sr", v);
+	assert_true(r.total.valid);
+	assert_true(fabs(r.total.score - 38.0 / 12.0) < 1e-15);
+	const inst_def *d = tu_find(&lib, "wai_sr");
+	for (int s = 0; s < d->nsub; s++) {
+		double want = strcmp(d->sub[s].name, "task") == 0   ? (5 + 4 + 5 + 4) / 4.0
+		              : strcmp(d->sub[s].name, "bond") == 0 ? (3 + 3 + 3 + 3) / 4.0
+		                                                    : (2 + 2 + 2 + 2) / 4.0;
+		assert_true(r.sub[s].valid);
+		assert_true(fabs(r.sub[s].score - want) < 1e-15);
+	}
+	/* two skips: the total is the mean of the ten answered */
+	int two[12] = {5, S, 3, 2, 3, 2, 3, 2, 3, 5, S, 4};
+	r = score("wai_sr", two);
+	assert_true(r.total.valid && fabs(r.total.score - 32.0 / 10.0) < 1e-15);
+	/* task lost one item (still valid), goal lost one (valid) */
+	int three[12] = {5, S, 3, S, 3, 2, 3, 2, 3, 5, S, 4};
+	r = score("wai_sr", three);
+	assert_false(r.total.valid);
+	int one[12] = {S, S, 3, 2, 3, 2, 3, 2, 3, 5, 2, 4}; /* task loses 2 of 4 */
+	r = score("wai_sr", one);
+	assert_true(r.total.valid);
+	for (int s = 0; s < d->nsub; s++)
+		if (strcmp(d->sub[s].name, "task") == 0)
+			assert_false(r.sub[s].valid);
+}
+
+static void test_core10_reverse(void **state)
+{
+	(void)state;
+	/* items 2 and 3 are reverse-keyed on 0..4: an answer a scores 4 - a */
+	int v[10] = {2, 4, 3, 1, 0, 0, 2, 1, 2, 1};
+	score_result r = score("core10", v);
+	assert_true(r.total.score == 2 + 0 + 1 + 1 + 0 + 0 + 2 + 1 + 2 + 1);
+	int w[10] = {2, 0, 0, 1, 0, 0, 2, 1, 2, 1};
+	r = score("core10", w);
+	assert_true(r.total.score == 2 + 4 + 4 + 1 + 0 + 0 + 2 + 1 + 2 + 1);
+	assert_int_equal(r.caseness, 1); /* 17 >= 11 */
+	int risk[10] = {0, 4, 4, 0, 0, 2, 0, 0, 0, 0};
+	r = score("core10", risk);
+	assert_true(r.total.score == 2);
+	assert_int_equal(r.ncritical, 1);
+}
+
+static void test_higher_better(void **state)
+{
+	(void)state;
+	int v[4] = {5, 6, 7, 6}; /* ORS 24: below the cut-off 25 is clinical */
+	score_result r = score("ors", v);
+	assert_true(r.total.score == 24);
+	assert_int_equal(r.caseness, 1);
+	int w[4] = {7, 6, 7, 6};
+	r = score("ors", w);
+	assert_int_equal(r.caseness, 0);
+	const inst_def *ors = tu_find(&lib, "ors");
+	assert_int_equal(change_reliable(ors, 20, 25), CHANGE_IMPROVED);
+	assert_int_equal(change_reliable(ors, 25, 20), CHANGE_DETERIORATED);
+	/* GBO: a mean of the goals rated, up to two skipped */
+	int g[3] = {4, S, S};
+	r = score("gbo", g);
+	assert_true(r.total.valid && r.total.score == 4);
+	int none[3] = {S, S, S};
+	r = score("gbo", none);
+	assert_false(r.total.valid);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_prorate_formula), cmocka_unit_test(test_phq9),
 		cmocka_unit_test(test_rci_by_hand),     cmocka_unit_test(test_reliable_points),
-		cmocka_unit_test(test_jt_table2),
+		cmocka_unit_test(test_jt_table2),       cmocka_unit_test(test_gad7),
+		cmocka_unit_test(test_wai_sr),          cmocka_unit_test(test_core10_reverse),
+		cmocka_unit_test(test_higher_better),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -12,8 +12,8 @@ static const struct command {
 	int (*run)(int argc, char **argv);
 	const char *summary;
 } commands[] = {
-	{"instruments", cmd_instruments, "list the questionnaires, or show one"},
-	{"score", cmd_score, "score item-level answers into score-level rows"},
+    {"instruments", cmd_instruments, "list the questionnaires, or show one"},
+    {"score", cmd_score, "score item-level answers into score-level rows"},
 };
 
 static void usage(FILE *out)
@@ -23,8 +23,9 @@ static void usage(FILE *out)
 	             "commands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
-	fprintf(out, "\n'alliance COMMAND --help' describes a command; 'man alliance' all of them.\n"
-	             "alliance --version prints the version.\n");
+	fprintf(out,
+	        "\n'alliance COMMAND --help' describes a command; 'man alliance' all of them.\n"
+	        "alliance --version prints the version.\n");
 }
 
 int main(int argc, char **argv)

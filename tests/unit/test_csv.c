@@ -137,9 +137,9 @@ static void test_escape(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_plain),  cmocka_unit_test(test_bom_crlf_quotes),
-		cmocka_unit_test(test_errors), cmocka_unit_test(test_numbers),
-		cmocka_unit_test(test_escape),
+	    cmocka_unit_test(test_plain),  cmocka_unit_test(test_bom_crlf_quotes),
+	    cmocka_unit_test(test_errors), cmocka_unit_test(test_numbers),
+	    cmocka_unit_test(test_escape),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -81,38 +81,38 @@ static void test_good_rows(void **state)
 static const struct bad_row {
 	const char *row, *msg;
 } bad_rows[] = {
-	{"C1,T1,1,2024-02-30,in_person,phq9,1,2",
-	 "f.csv:2: column date: must be a real date written YYYY-MM-DD (got \"2024-02-30\")"},
-	{"C1,T1,1,2023-02-29,in_person,phq9,1,2", "column date: must be a real date"},
-	{"C1,T1,1,24-02-01,in_person,phq9,1,2", "column date: must be a real date"},
-	{"C1,T1,1,2024-13-01,in_person,phq9,1,2", "column date: must be a real date"},
-	{"C1,T1,1,2024-03-01,in_person,phq9,1,7",
-	 "f.csv:2: column value: phq9 item 1 takes whole numbers 0 to 3, or empty (got \"7\")"},
-	{"C1,T1,1,2024-03-01,in_person,phq9,12,1",
-	 "f.csv:2: column item: phq9 has items 1 to 9 (got \"12\")"},
-	{"C1,T1,1,2024-03-01,in_person,phq9,0,1", "column item: phq9 has items 1 to 9 (got \"0\")"},
-	{"C1,T1,x,2024-03-01,in_person,phq9,1,1",
-	 "f.csv:2: column session: must be a whole number from 1 to 100000 (got \"x\")"},
-	{"C1,T1,0,2024-03-01,in_person,phq9,1,1", "column session: must be a whole number"},
-	{"C1,T1,1,2024-03-01,teleport,phq9,1,1",
-	 "f.csv:2: column modality: must be in_person, video or phone (got \"teleport\")"},
-	{"C1,T1,1,2024-03-01,in_person,nosuch,1,1",
-	 "f.csv:2: column instrument: is not a loaded instrument (see 'alliance instruments') "
-	 "(got \"nosuch\")"},
-	{"C1,T1,1,2024-03-01,in_person,phq9,1,1,extra",
-	 "f.csv:2: column 9: extra field: the header has fewer columns (got \"extra\")"},
-	{"C1,T1,1,2024-03-01,in_person,phq9,1",
-	 "f.csv:2: column value: missing: the row has 7 fields, the header 8"},
-	{",T1,1,2024-03-01,in_person,phq9,1,1",
-	 "f.csv:2: column client_id: must be 1-64 characters without control characters (got \"\")"},
-	{"C1,,1,2024-03-01,in_person,phq9,1,1", "column therapist_id: must be 1-64 characters"},
-	{"C1,T1,1,2024-03-01,in_person,phq9,1,-1", "column value: phq9 item 1 takes whole numbers"},
-	{"C1,T1,1,2024-03-01,in_person,phq9,1,1.5", "(got \"1.5\")"},
-	{"C\x01,T1,1,2024-03-01,in_person,phq9,1,1", "column client_id: must be 1-64 (got \"C?\")"},
-	{"C1,T1,1,2024-03-01,in_person,wai_sr,1,0", "wai_sr item 1 takes whole numbers 1 to 5"},
-	{"CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC,T1,1,2024-03-01,"
-	 "in_person,phq9,1,1",
-	 "column client_id: must be 1-64 characters"},
+    {"C1,T1,1,2024-02-30,in_person,phq9,1,2",
+     "f.csv:2: column date: must be a real date written YYYY-MM-DD (got \"2024-02-30\")"},
+    {"C1,T1,1,2023-02-29,in_person,phq9,1,2", "column date: must be a real date"},
+    {"C1,T1,1,24-02-01,in_person,phq9,1,2", "column date: must be a real date"},
+    {"C1,T1,1,2024-13-01,in_person,phq9,1,2", "column date: must be a real date"},
+    {"C1,T1,1,2024-03-01,in_person,phq9,1,7",
+     "f.csv:2: column value: phq9 item 1 takes whole numbers 0 to 3, or empty (got \"7\")"},
+    {"C1,T1,1,2024-03-01,in_person,phq9,12,1",
+     "f.csv:2: column item: phq9 has items 1 to 9 (got \"12\")"},
+    {"C1,T1,1,2024-03-01,in_person,phq9,0,1", "column item: phq9 has items 1 to 9 (got \"0\")"},
+    {"C1,T1,x,2024-03-01,in_person,phq9,1,1",
+     "f.csv:2: column session: must be a whole number from 1 to 100000 (got \"x\")"},
+    {"C1,T1,0,2024-03-01,in_person,phq9,1,1", "column session: must be a whole number"},
+    {"C1,T1,1,2024-03-01,teleport,phq9,1,1",
+     "f.csv:2: column modality: must be in_person, video or phone (got \"teleport\")"},
+    {"C1,T1,1,2024-03-01,in_person,nosuch,1,1",
+     "f.csv:2: column instrument: is not a loaded instrument (see 'alliance instruments') "
+     "(got \"nosuch\")"},
+    {"C1,T1,1,2024-03-01,in_person,phq9,1,1,extra",
+     "f.csv:2: column 9: extra field: the header has fewer columns (got \"extra\")"},
+    {"C1,T1,1,2024-03-01,in_person,phq9,1",
+     "f.csv:2: column value: missing: the row has 7 fields, the header 8"},
+    {",T1,1,2024-03-01,in_person,phq9,1,1",
+     "f.csv:2: column client_id: must be 1-64 characters without control characters (got \"\")"},
+    {"C1,,1,2024-03-01,in_person,phq9,1,1", "column therapist_id: must be 1-64 characters"},
+    {"C1,T1,1,2024-03-01,in_person,phq9,1,-1", "column value: phq9 item 1 takes whole numbers"},
+    {"C1,T1,1,2024-03-01,in_person,phq9,1,1.5", "(got \"1.5\")"},
+    {"C\x01,T1,1,2024-03-01,in_person,phq9,1,1", "column client_id: must be 1-64 (got \"C?\")"},
+    {"C1,T1,1,2024-03-01,in_person,wai_sr,1,0", "wai_sr item 1 takes whole numbers 1 to 5"},
+    {"CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC,T1,1,2024-03-01,"
+     "in_person,phq9,1,1",
+     "column client_id: must be 1-64 characters"},
 };
 
 static void test_bad_rows(void **state)
@@ -131,7 +131,8 @@ static void test_bad_rows(void **state)
 		         (cut ? strstr(e.msg, "must be 1-64") && strstr(e.msg, "(got \"C?\")")
 		              : strstr(e.msg, want) != NULL);
 		if (!ok)
-			fail_msg("row %zu: status %d, message \"%s\", expected \"%s\"", i, st, e.msg, want);
+			fail_msg("row %zu: status %d, message \"%s\", expected \"%s\"", i, st,
+			         e.msg, want);
 	}
 }
 
@@ -140,13 +141,14 @@ static void test_headers(void **state)
 	(void)state;
 	itemrow row;
 	al_err e = {0};
-	assert_int_equal(parse_one("client_id,therapist_id,session,date,modality,item,value\nx\n",
-	                           &row, &e),
-	                 AL_EINPUT);
+	assert_int_equal(
+	    parse_one("client_id,therapist_id,session,date,modality,item,value\nx\n", &row, &e),
+	    AL_EINPUT);
 	assert_string_equal(e.msg, "f.csv:1: header: column instrument is missing");
 	assert_int_equal(parse_one("a,b\n1,2\n", &row, &e), AL_EINPUT);
 	assert_non_null(strstr(e.msg, "f.csv:1: header: needs item and value columns"));
-	assert_int_equal(parse_one("client_id,client_id,item,value\n1,2,3,4\n", &row, &e), AL_EINPUT);
+	assert_int_equal(parse_one("client_id,client_id,item,value\n1,2,3,4\n", &row, &e),
+	                 AL_EINPUT);
 	assert_string_equal(e.msg, "f.csv:1: column client_id appears twice in the header");
 	/* the score-level format */
 	const char *t = "client_id,therapist_id,session,date,modality,instrument,score\n"
@@ -247,10 +249,12 @@ static void test_conflicts(void **state)
 	assert_int_equal(admin_set_each(&set, "f.csv", &pr, collect, &c, &e), AL_OK);
 	assert_int_equal(c.n, 1); /* only B is consistent */
 	assert_int_equal(pr.total, 4);
-	assert_string_equal(pr.msg[0], "f.csv:3: column item: item 1 of this administration "
-	                               "(client A, session 1, phq2) is already on line 2 (got \"1\")");
-	assert_string_equal(pr.msg[1], "f.csv:4: column therapist_id: differs from line 2 of the "
-	                               "same administration (client A, session 1, phq2) (got \"T2\")");
+	assert_string_equal(pr.msg[0],
+	                    "f.csv:3: column item: item 1 of this administration "
+	                    "(client A, session 1, phq2) is already on line 2 (got \"1\")");
+	assert_string_equal(pr.msg[1],
+	                    "f.csv:4: column therapist_id: differs from line 2 of the "
+	                    "same administration (client A, session 1, phq2) (got \"T2\")");
 	assert_non_null(strstr(pr.msg[2], "f.csv:4: column date: differs from line 2"));
 	assert_non_null(strstr(pr.msg[3], "f.csv:4: column modality: differs from line 2"));
 	admin_set_cleanup(&set);
@@ -281,9 +285,9 @@ static void test_problem_cap(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good_rows), cmocka_unit_test(test_bad_rows),
-		cmocka_unit_test(test_headers),   cmocka_unit_test(test_assembly),
-		cmocka_unit_test(test_conflicts), cmocka_unit_test(test_problem_cap),
+	    cmocka_unit_test(test_good_rows), cmocka_unit_test(test_bad_rows),
+	    cmocka_unit_test(test_headers),   cmocka_unit_test(test_assembly),
+	    cmocka_unit_test(test_conflicts), cmocka_unit_test(test_problem_cap),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

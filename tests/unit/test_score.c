@@ -48,12 +48,12 @@ static void test_prorate_formula(void **state)
 {
 	(void)state;
 	/* floor((2*sum*K + a) / (2a)): the prorated mean times K, half up */
-	assert_int_equal(score_prorate(10, 8, 9), 11);  /* 11.25 -> 11 */
-	assert_int_equal(score_prorate(12, 8, 9), 14);  /* 13.5  -> 14 */
+	assert_int_equal(score_prorate(10, 8, 9), 11); /* 11.25 -> 11 */
+	assert_int_equal(score_prorate(12, 8, 9), 14); /* 13.5  -> 14 */
 	assert_int_equal(score_prorate(0, 8, 9), 0);
 	assert_int_equal(score_prorate(24, 8, 9), 27);
-	assert_int_equal(score_prorate(7, 6, 7), 8);    /* 8.1667 -> 8 */
-	assert_int_equal(score_prorate(3, 6, 7), 4);    /* 3.5 -> 4 */
+	assert_int_equal(score_prorate(7, 6, 7), 8); /* 8.1667 -> 8 */
+	assert_int_equal(score_prorate(3, 6, 7), 4); /* 3.5 -> 4 */
 }
 
 static void test_phq9(void **state)
@@ -118,7 +118,7 @@ static void test_reliable_points(void **state)
 {
 	(void)state;
 	const inst_def *phq9 = tu_find(&lib, "phq9");
-	assert_int_equal(change_reliable(phq9, 18, 12), CHANGE_IMPROVED);   /* -6 */
+	assert_int_equal(change_reliable(phq9, 18, 12), CHANGE_IMPROVED); /* -6 */
 	assert_int_equal(change_reliable(phq9, 18, 13), CHANGE_NO_RELIABLE_CHANGE);
 	assert_int_equal(change_reliable(phq9, 10, 16), CHANGE_DETERIORATED);
 	assert_true(change_has_threshold(phq9));
@@ -267,11 +267,11 @@ static void test_higher_better(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_prorate_formula), cmocka_unit_test(test_phq9),
-		cmocka_unit_test(test_rci_by_hand),     cmocka_unit_test(test_reliable_points),
-		cmocka_unit_test(test_jt_table2),       cmocka_unit_test(test_gad7),
-		cmocka_unit_test(test_wai_sr),          cmocka_unit_test(test_core10_reverse),
-		cmocka_unit_test(test_higher_better),
+	    cmocka_unit_test(test_prorate_formula), cmocka_unit_test(test_phq9),
+	    cmocka_unit_test(test_rci_by_hand),     cmocka_unit_test(test_reliable_points),
+	    cmocka_unit_test(test_jt_table2),       cmocka_unit_test(test_gad7),
+	    cmocka_unit_test(test_wai_sr),          cmocka_unit_test(test_core10_reverse),
+	    cmocka_unit_test(test_higher_better),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -102,7 +102,8 @@ static void conflict(const char *file, problems *pr, const admin_row *r, const a
 al_status admin_set_each(admin_set *s, const char *file, problems *pr, admin_fn fn, void *ctx,
                          al_err *err)
 {
-	qsort(s->rows, s->n, sizeof *s->rows, row_cmp);
+	if (s->n > 1) /* qsort(NULL, 0, ...) is undefined */
+		qsort(s->rows, s->n, sizeof *s->rows, row_cmp);
 	admin a;
 	for (size_t i = 0; i < s->n;) {
 		size_t j = i + 1;

@@ -262,6 +262,22 @@ static void test_conflicts(void **state)
 	problems_cleanup(&pr);
 }
 
+/* Regression: an empty set used to pass NULL to qsort (UBSan, found by the
+ * fuzz corpus replay under make check). */
+static void test_empty_set(void **state)
+{
+	(void)state;
+	admin_set set;
+	problems pr;
+	collected c = {0};
+	al_err e = {0};
+	problems_init(&pr);
+	admin_set_init(&set, &lib, "", 0);
+	assert_int_equal(admin_set_each(&set, "f.csv", &pr, collect, &c, &e), AL_OK);
+	assert_int_equal(c.n, 0);
+	admin_set_cleanup(&set);
+}
+
 static void test_problem_cap(void **state)
 {
 	(void)state;
@@ -288,6 +304,7 @@ int main(void)
 	    cmocka_unit_test(test_good_rows), cmocka_unit_test(test_bad_rows),
 	    cmocka_unit_test(test_headers),   cmocka_unit_test(test_assembly),
 	    cmocka_unit_test(test_conflicts), cmocka_unit_test(test_problem_cap),
+	    cmocka_unit_test(test_empty_set),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -74,11 +74,11 @@ run: deps
 	@scripts/run-sample $(BUILD)/alliance "$(SHARED)"
 
 test: deps
-	@$(MAKE) --no-print-directory tests-build
+	@$(MAKE) -s --no-print-directory tests-build
 	@tests/run.sh $(BUILD) "$(SHARED)"
 
 check: deps
-	@$(MAKE) --no-print-directory BUILD=build/san OPT=-O1 \
+	@$(MAKE) -s --no-print-directory BUILD=build/san OPT=-O1 \
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" tests-build
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ALLIANCE_SANITIZED=1 tests/run.sh build/san "$(SHARED)"

@@ -582,8 +582,10 @@ void inst_lib_sort(inst_lib *lib)
 
 const inst_def *inst_lib_find(const inst_lib *lib, const char *id, size_t len)
 {
+	/* compare lengths first: id comes from input and may hold NUL bytes
+	 * or be longer than any instrument id */
 	for (size_t i = 0; i < lib->n; i++)
-		if (strncmp(lib->defs[i].id, id, len) == 0 && lib->defs[i].id[len] == '\0')
+		if (strlen(lib->defs[i].id) == len && memcmp(lib->defs[i].id, id, len) == 0)
 			return &lib->defs[i];
 	return NULL;
 }

@@ -125,6 +125,10 @@ static void test_lib(void **state)
 	assert_non_null(strstr(e.msg, "b.json: id: instrument \"t3\" is defined twice"));
 	assert_non_null(inst_lib_find(&lib, "t3", 2));
 	assert_null(inst_lib_find(&lib, "t", 1));
+	/* regression: a NUL inside a long input field read past the id */
+	static const char nul[48] = "t3\0xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+	assert_null(inst_lib_find(&lib, nul, sizeof nul));
+	assert_null(inst_lib_find(&lib, "t3\0", 3));
 	inst_lib_cleanup(&lib);
 }
 

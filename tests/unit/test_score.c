@@ -264,6 +264,84 @@ static void test_higher_better(void **state)
 	assert_false(r.total.valid);
 }
 
+/* Every shipped instrument: a full administration scores the (reverse-keyed)
+ * sum or mean computed here item by item; as many skips as allowed still
+ * scores (prorated sums: the prorated mean times K, half up); one more skip
+ * gives no score. */
+static void test_every_instrument(void **state)
+{
+	(void)state;
+	for (size_t n = 0; n < lib.n; n++) {
+		const inst_def *d = &lib.defs[n];
+		int v[INST_MAX_ITEMS];
+		long sum = 0;
+		for (int i = 0; i < d->nitems; i++) {
+			const inst_item *it = &d->items[i];
+			v[i] = it->min + (i * 7 + 3) % (it->max - it->min + 1);
+			sum += it->reverse ? it->max + it->min - v[i] : v[i];
+		}
+		score_result r = score(d->id, v);
+		double want = d->method == INST_MEAN ? (double)sum / d->nitems : (double)sum;
+		if (!r.total.valid || fabs(r.total.score - want) > 1e-12)
+			fail_msg("%s: full administration scored %g, expected %g", d->id,
+			         r.total.score, want);
+		assert_true(r.total.score >= d->score_min && r.total.score <= d->score_max);
+		/* skip the first max_skipped items */
+		long part = 0;
+		int a = 0;
+		for (int i = 0; i < d->nitems; i++) {
+			if (i < d->max_skipped) {
+				v[i] = S;
+				continue;
+			}
+			const inst_item *it = &d->items[i];
+			part += it->reverse ? it->max + it->min - v[i] : v[i];
+			a++;
+		}
+		r = score(d->id, v);
+		if (d->method == INST_MEAN)
+			want = (double)part / a;
+		else
+			want = floor((double)part * d->nitems / a + 0.5);
+		if (!r.total.valid || fabs(r.total.score - want) > 1e-12)
+			fail_msg("%s: with %d skipped scored %g, expected %g", d->id,
+			         d->max_skipped, r.total.score, want);
+		v[d->max_skipped] = S;
+		r = score(d->id, v);
+		if (r.total.valid)
+			fail_msg("%s: %d skipped items must leave no score", d->id,
+			         d->max_skipped + 1);
+	}
+	assert_true(lib.n >= 11);
+}
+
+static void test_short_forms(void **state)
+{
+	(void)state;
+	int p4[4] = {2, 0, 3, 1}; /* PHQ-4: anxiety items 1-2, depression 3-4 */
+	score_result r = score("phq4", p4);
+	assert_true(r.total.score == 6);
+	assert_string_equal(r.band, "moderate");
+	const inst_def *d = tu_find(&lib, "phq4");
+	for (int s = 0; s < d->nsub; s++)
+		assert_true(r.sub[s].score == (strcmp(d->sub[s].name, "anxiety") == 0 ? 2 : 4));
+	int p2[2] = {2, 1};
+	r = score("phq2", p2);
+	assert_int_equal(r.caseness, 1); /* >= 3 */
+	int g2[2] = {1, 1};
+	r = score("gad2", g2);
+	assert_int_equal(r.caseness, 0);
+	int srs[4] = {9, 9, 9, 8}; /* 35: below 36 flags a possible alliance problem */
+	r = score("srs", srs);
+	assert_int_equal(r.caseness, 1);
+	int u[3] = {3, 3, 2};
+	r = score("ucla3", u);
+	assert_true(r.total.score == 8);
+	int one_skip[2] = {2, S};
+	r = score("phq2", one_skip);
+	assert_false(r.total.valid);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -271,7 +349,8 @@ int main(void)
 	    cmocka_unit_test(test_rci_by_hand),     cmocka_unit_test(test_reliable_points),
 	    cmocka_unit_test(test_jt_table2),       cmocka_unit_test(test_gad7),
 	    cmocka_unit_test(test_wai_sr),          cmocka_unit_test(test_core10_reverse),
-	    cmocka_unit_test(test_higher_better),
+	    cmocka_unit_test(test_higher_better),   cmocka_unit_test(test_every_instrument),
+	    cmocka_unit_test(test_short_forms),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -13,21 +13,7 @@
 #include "../../src/core/admin.h"
 #include "testutil.h"
 
-static inst_lib lib;
-
-static int setup(void **state)
-{
-	(void)state;
-	tu_load_shipped(&lib);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	inst_lib_cleanup(&lib);
-	return 0;
-}
+#define lib tu_lib
 
 #define HEADER "client_id,therapist_id,session,date,modality,instrument,item,value\n"
 
@@ -306,5 +292,5 @@ int main(void)
 	    cmocka_unit_test(test_conflicts), cmocka_unit_test(test_problem_cap),
 	    cmocka_unit_test(test_empty_set),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tu_setup_lib, tu_teardown_lib);
 }

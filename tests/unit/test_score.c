@@ -19,21 +19,7 @@
 
 #define S SCORE_SKIPPED
 
-static inst_lib lib;
-
-static int setup(void **state)
-{
-	(void)state;
-	tu_load_shipped(&lib);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	inst_lib_cleanup(&lib);
-	return 0;
-}
+#define lib tu_lib
 
 static score_result score(const char *id, const int *v)
 {
@@ -352,5 +338,5 @@ int main(void)
 	    cmocka_unit_test(test_higher_better),   cmocka_unit_test(test_every_instrument),
 	    cmocka_unit_test(test_short_forms),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tu_setup_lib, tu_teardown_lib);
 }

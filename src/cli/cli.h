@@ -7,8 +7,8 @@
 
 #include "../core/status.h"
 
-#define CLI_OK 0
-#define CLI_FAIL 1
+#define CLI_OK    0
+#define CLI_FAIL  1
 #define CLI_USAGE 2
 
 int cmd_instruments(int argc, char **argv);
@@ -20,7 +20,6 @@ int cmd_backup(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_key(int argc, char **argv);
-
 
 /* Print "alliance: MESSAGE" for err on stderr and return CLI_FAIL (or
  * CLI_USAGE for AL_EUSAGE). */

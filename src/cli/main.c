@@ -12,15 +12,15 @@ static const struct command {
 	int (*run)(int argc, char **argv);
 	const char *summary;
 } commands[] = {
-	{"instruments", cmd_instruments, "list the questionnaires, or show one"},
-	{"score", cmd_score, "score item-level answers into score-level rows"},
-	{"init", cmd_init, "create or upgrade the practice database"},
-	{"import", cmd_import, "import a registry file into the database"},
-	{"export", cmd_export, "export the database's item answers as CSV"},
-	{"backup", cmd_backup, "copy the live database to a file"},
-	{"restore", cmd_restore, "replace the database with a backup"},
-	{"audit", cmd_audit, "verify the audit log's hash chain"},
-	{"key", cmd_key, "rotate the key that encrypts notes and names"},
+    {"instruments", cmd_instruments, "list the questionnaires, or show one"},
+    {"score", cmd_score, "score item-level answers into score-level rows"},
+    {"init", cmd_init, "create or upgrade the practice database"},
+    {"import", cmd_import, "import a registry file into the database"},
+    {"export", cmd_export, "export the database's item answers as CSV"},
+    {"backup", cmd_backup, "copy the live database to a file"},
+    {"restore", cmd_restore, "replace the database with a backup"},
+    {"audit", cmd_audit, "verify the audit log's hash chain"},
+    {"key", cmd_key, "rotate the key that encrypts notes and names"},
 };
 
 static void usage(FILE *out)
@@ -30,8 +30,9 @@ static void usage(FILE *out)
 	             "commands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
-	fprintf(out, "\n'alliance COMMAND --help' describes a command; 'man alliance' all of them.\n"
-	             "alliance --version prints the version.\n");
+	fprintf(out,
+	        "\n'alliance COMMAND --help' describes a command; 'man alliance' all of them.\n"
+	        "alliance --version prints the version.\n");
 }
 
 int main(int argc, char **argv)

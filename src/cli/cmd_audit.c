@@ -9,13 +9,12 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-	        "usage: alliance audit verify [--db URL]\n\n"
-	        "Every read and write of client data appends an entry (who, what, when) to\n"
-	        "the audit log; each entry's BLAKE2b hash covers its contents and the hash\n"
-	        "of the entry before it. verify recomputes the chain of every practice and\n"
-	        "reports the first broken entry; the exit status is then 1.\n\n"
-	        "  --db URL   the database (default: $ALLIANCE_DB, else alliance.db)\n");
+	fprintf(out, "usage: alliance audit verify [--db URL]\n\n"
+	             "Every read and write of client data appends an entry (who, what, when) to\n"
+	             "the audit log; each entry's BLAKE2b hash covers its contents and the hash\n"
+	             "of the entry before it. verify recomputes the chain of every practice and\n"
+	             "reports the first broken entry; the exit status is then 1.\n\n"
+	             "  --db URL   the database (default: $ALLIANCE_DB, else alliance.db)\n");
 }
 
 int cmd_audit(int argc, char **argv)

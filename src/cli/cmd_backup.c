@@ -11,20 +11,22 @@
 static void usage(FILE *out, int restore)
 {
 	if (restore)
-		fprintf(out,
-		        "usage: alliance restore [--db URL] FILE\n\n"
-		        "Replace the whole database with a copy made by 'alliance backup'\n"
-		        "(pg_restore --clean for PostgreSQL). The key file is not part of a backup:\n"
-		        "the database needs the key it was backed up with.\n\n"
-		        "  --db URL   the database (default: $ALLIANCE_DB, else alliance.db)\n");
+		fprintf(
+		    out,
+		    "usage: alliance restore [--db URL] FILE\n\n"
+		    "Replace the whole database with a copy made by 'alliance backup'\n"
+		    "(pg_restore --clean for PostgreSQL). The key file is not part of a backup:\n"
+		    "the database needs the key it was backed up with.\n\n"
+		    "  --db URL   the database (default: $ALLIANCE_DB, else alliance.db)\n");
 	else
-		fprintf(out,
-		        "usage: alliance backup [--db URL] -o FILE\n\n"
-		        "Copy the database while it is in use: SQLite's online backup API (the copy\n"
-		        "is itself an SQLite database), or pg_dump --format=custom for PostgreSQL.\n"
-		        "The key file is not included; back it up separately.\n\n"
-		        "  --db URL        the database (default: $ALLIANCE_DB, else alliance.db)\n"
-		        "  -o, --output F  the backup file\n");
+		fprintf(
+		    out,
+		    "usage: alliance backup [--db URL] -o FILE\n\n"
+		    "Copy the database while it is in use: SQLite's online backup API (the copy\n"
+		    "is itself an SQLite database), or pg_dump --format=custom for PostgreSQL.\n"
+		    "The key file is not included; back it up separately.\n\n"
+		    "  --db URL        the database (default: $ALLIANCE_DB, else alliance.db)\n"
+		    "  -o, --output F  the backup file\n");
 }
 
 static int run(int argc, char **argv, int restore)

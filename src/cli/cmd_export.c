@@ -10,29 +10,26 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-	        "usage: alliance export [--db URL] [--format csv] [-o OUT.csv] [--quiet]\n\n"
-	        "Write every item answer of the practice in the item-level long format\n"
-	        "(client_id,therapist_id,session,date,modality,instrument,item,value; see\n"
-	        "docs/FORMATS.md), one row per item, skipped items with an empty value,\n"
-	        "ordered by client (in the order they were added), session, instrument and\n"
-	        "item. Importing a registry and exporting it gives the same rows. The export\n"
-	        "is recorded in the audit log.\n\n"
-	        "  --db URL        the database (default: $ALLIANCE_DB, else alliance.db)\n"
-	        "  --format csv    the only format so far\n"
-	        "  -o, --output F  where to write (default: standard output); the file\n"
-	        "                  appears whole or not at all\n"
-	        "  -q, --quiet     no summary on stderr\n");
+	fprintf(out, "usage: alliance export [--db URL] [--format csv] [-o OUT.csv] [--quiet]\n\n"
+	             "Write every item answer of the practice in the item-level long format\n"
+	             "(client_id,therapist_id,session,date,modality,instrument,item,value; see\n"
+	             "docs/FORMATS.md), one row per item, skipped items with an empty value,\n"
+	             "ordered by client (in the order they were added), session, instrument and\n"
+	             "item. Importing a registry and exporting it gives the same rows. The export\n"
+	             "is recorded in the audit log.\n\n"
+	             "  --db URL        the database (default: $ALLIANCE_DB, else alliance.db)\n"
+	             "  --format csv    the only format so far\n"
+	             "  -o, --output F  where to write (default: standard output); the file\n"
+	             "                  appears whole or not at all\n"
+	             "  -q, --quiet     no summary on stderr\n");
 }
 
 int cmd_export(int argc, char **argv)
 {
-	static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
-	                                     {"format", required_argument, NULL, 'f'},
-	                                     {"output", required_argument, NULL, 'o'},
-	                                     {"quiet", no_argument, NULL, 'q'},
-	                                     {"help", no_argument, NULL, 'h'},
-	                                     {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+	    {"db", required_argument, NULL, 'd'},     {"format", required_argument, NULL, 'f'},
+	    {"output", required_argument, NULL, 'o'}, {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
 	store_opts so = {0};
 	const char *outpath = "-";
 	int quiet = 0, c;
@@ -42,7 +39,9 @@ int cmd_export(int argc, char **argv)
 		case 'd': so.url = optarg; break;
 		case 'f':
 			if (strcmp(optarg, "csv") != 0) {
-				fprintf(stderr, "alliance: export: unknown format '%s' (only csv)\n", optarg);
+				fprintf(stderr,
+				        "alliance: export: unknown format '%s' (only csv)\n",
+				        optarg);
 				return CLI_USAGE;
 			}
 			break;

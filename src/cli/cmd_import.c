@@ -13,24 +13,23 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-	        "usage: alliance import FILE.csv [--db URL] [--keep-going [--rejects FILE]]\n"
-	        "                       [--instruments DIR] [--quiet]\n\n"
-	        "Import a registry in the item-level or score-level format (docs/FORMATS.md)\n"
-	        "into the practice database: therapists, clients, courses of treatment,\n"
-	        "sessions and administrations are created as needed, with the scores derived\n"
-	        "from item answers. Administrations already in the database are left as they\n"
-	        "are, so importing the same file twice changes nothing.\n\n"
-	        "By default the import is all or nothing: every malformed row is reported as\n"
-	        "FILE:LINE: column NAME: problem (got \"VALUE\") and nothing is written.\n\n"
-	        "  --db URL          sqlite:PATH, PATH or postgresql://... (default:\n"
-	        "                    $ALLIANCE_DB, else alliance.db); see 'alliance init'\n"
-	        "  -k, --keep-going  import the valid administrations, reject the bad rows\n"
-	        "  --rejects FILE    with --keep-going: write rejected rows, unchanged and\n"
-	        "                    under the header, to FILE (default: FILE.rejects.csv)\n"
-	        "  --instruments DIR instrument definitions\n"
-	        "  -q, --quiet       no progress bar or summary\n\n"
-	        "The exit status is 1 when any row had a problem, even with --keep-going.\n");
+	fprintf(out, "usage: alliance import FILE.csv [--db URL] [--keep-going [--rejects FILE]]\n"
+	             "                       [--instruments DIR] [--quiet]\n\n"
+	             "Import a registry in the item-level or score-level format (docs/FORMATS.md)\n"
+	             "into the practice database: therapists, clients, courses of treatment,\n"
+	             "sessions and administrations are created as needed, with the scores derived\n"
+	             "from item answers. Administrations already in the database are left as they\n"
+	             "are, so importing the same file twice changes nothing.\n\n"
+	             "By default the import is all or nothing: every malformed row is reported as\n"
+	             "FILE:LINE: column NAME: problem (got \"VALUE\") and nothing is written.\n\n"
+	             "  --db URL          sqlite:PATH, PATH or postgresql://... (default:\n"
+	             "                    $ALLIANCE_DB, else alliance.db); see 'alliance init'\n"
+	             "  -k, --keep-going  import the valid administrations, reject the bad rows\n"
+	             "  --rejects FILE    with --keep-going: write rejected rows, unchanged and\n"
+	             "                    under the header, to FILE (default: FILE.rejects.csv)\n"
+	             "  --instruments DIR instrument definitions\n"
+	             "  -q, --quiet       no progress bar or summary\n\n"
+	             "The exit status is 1 when any row had a problem, even with --keep-going.\n");
 }
 
 int cmd_import(int argc, char **argv)
@@ -102,8 +101,8 @@ int cmd_import(int argc, char **argv)
 		        io.file, st.rows, st.admins, st.added, st.invalid, st.present,
 		        st.clients_added, os_now() - t0);
 		if (st.rejected_rows > 0)
-			fprintf(stderr, "alliance: %zu problem%s; %zu rows rejected to %s\n", pr.total,
-			        pr.total == 1 ? "" : "s", st.rejected_rows, io.rejects);
+			fprintf(stderr, "alliance: %zu problem%s; %zu rows rejected to %s\n",
+			        pr.total, pr.total == 1 ? "" : "s", st.rejected_rows, io.rejects);
 	}
 	rc = pr.total > 0 ? CLI_FAIL : CLI_OK;
 out:

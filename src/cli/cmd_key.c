@@ -9,15 +9,14 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-	        "usage: alliance key rotate [--db URL] [--key FILE]\n\n"
-	        "Make a new key, re-encrypt every therapist note and client display name\n"
-	        "with it in one transaction, and replace the key file. Until the\n"
-	        "transaction commits the old key stays in force; a rotation cut off after\n"
-	        "the commit is completed the next time the database is opened (the new key\n"
-	        "waits in FILE.new).\n\n"
-	        "  --db URL    the database (default: $ALLIANCE_DB, else alliance.db)\n"
-	        "  --key FILE  the key file (see 'alliance init --help')\n");
+	fprintf(out, "usage: alliance key rotate [--db URL] [--key FILE]\n\n"
+	             "Make a new key, re-encrypt every therapist note and client display name\n"
+	             "with it in one transaction, and replace the key file. Until the\n"
+	             "transaction commits the old key stays in force; a rotation cut off after\n"
+	             "the commit is completed the next time the database is opened (the new key\n"
+	             "waits in FILE.new).\n\n"
+	             "  --db URL    the database (default: $ALLIANCE_DB, else alliance.db)\n"
+	             "  --key FILE  the key file (see 'alliance init --help')\n");
 }
 
 int cmd_key(int argc, char **argv)

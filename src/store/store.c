@@ -19,84 +19,84 @@
 #include "store_int.h"
 
 static const char *const catalogue[Q_COUNT] = {
-	[Q_SCHEMA_VERSION] = "SELECT coalesce(max(version), 0) FROM schema_version",
-	[Q_SCHEMA_ADD] = "INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)",
-	[Q_META_GET] = "SELECT value FROM meta WHERE name = $1",
-	[Q_META_SET] = "INSERT INTO meta (name, value) VALUES ($1, $2) "
-	               "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-	[Q_PRACTICE_ADD] = "INSERT INTO practices (practice_id, name, created_at) "
-	                   "VALUES ($1, $2, $3) ON CONFLICT (practice_id) DO NOTHING",
-	[Q_IDS] = "UPDATE counters SET next_id = next_id + $3 "
-	          "WHERE practice_id = $1 AND name = $2 RETURNING next_id",
-	[Q_COUNTER_ADD] = "INSERT INTO counters (practice_id, name, next_id) VALUES ($1, $2, 1) "
-	                  "ON CONFLICT (practice_id, name) DO NOTHING",
-	[Q_USER_GET] = "SELECT user_id FROM users WHERE practice_id = $1 AND login = $2",
-	[Q_USER_ADD] = "INSERT INTO users (practice_id, user_id, login, role, created_at) "
-	               "VALUES ($1, $2, $3, $4, $5)",
-	[Q_SUPERVISE] = "INSERT INTO supervision (practice_id, supervisor_id, supervisee_id) "
-	                "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-	[Q_CLIENT_GET] = "SELECT c.client_id, c.therapist_id, "
-	                 "(SELECT max(k.course_id) FROM courses k WHERE k.practice_id = "
-	                 "c.practice_id AND k.client_id = c.client_id AND k.ended_on IS NULL) "
-	                 "FROM clients c WHERE c.practice_id = $1 AND c.code = $2",
-	[Q_CLIENT_ADD] = "INSERT INTO clients (practice_id, client_id, code, display_name, "
-	                 "therapist_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-	[Q_CLIENT_NAME] = "SELECT display_name FROM clients WHERE practice_id = $1 AND code = $2",
-	[Q_COURSE_ADD] = "INSERT INTO courses (practice_id, course_id, client_id, therapist_id, "
-	                 "started_on) VALUES ($1, $2, $3, $4, $5)",
-	[Q_SESSION_GET] = "SELECT session_id FROM sessions "
-	                  "WHERE practice_id = $1 AND course_id = $2 AND number = $3",
-	[Q_SESSION_ADD] = "INSERT INTO sessions (practice_id, session_id, course_id, number, "
-	                  "held_on, modality, therapist_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-	[Q_ADMIN_ADD] = "INSERT INTO administrations (practice_id, admin_id, client_id, "
-	                "session_id, instrument, instrument_version, respondent, timing, source, "
-	                "submitted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
-	                "ON CONFLICT (practice_id, session_id, instrument, timing) DO NOTHING",
-	[Q_ADMIN_GET] = "SELECT admin_id FROM administrations WHERE practice_id = $1 AND "
-	                "session_id = $2 AND instrument = $3 AND timing = $4",
-	[Q_ANSWERS_ADD] = "INSERT INTO item_answers (practice_id, admin_id, answers) "
-	                  "VALUES ($1, $2, $3)",
-	[Q_SCORE_ADD] = "INSERT INTO scores (practice_id, admin_id, scale, score, band) "
-	                "VALUES ($1, $2, $3, $4, $5) "
-	                "ON CONFLICT (practice_id, admin_id, scale) DO NOTHING",
-	[Q_ALERT_ADD] = "INSERT INTO alerts (practice_id, alert_id, client_id, admin_id, kind, "
-	                "trigger_text, raised_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-	[Q_NOTE_LAST] = "SELECT version, client_id, body FROM notes WHERE practice_id = $1 AND "
-	                "note_id = $2 ORDER BY version DESC LIMIT 1",
-	[Q_NOTE_ADD] = "INSERT INTO notes (practice_id, note_id, version, client_id, author_id, "
-	               "written_at, body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-	[Q_NOTE_ALL] = "SELECT practice_id, note_id, version, body FROM notes",
-	[Q_NOTE_SET] = "UPDATE notes SET body = $4 "
-	               "WHERE practice_id = $1 AND note_id = $2 AND version = $3",
-	[Q_NAME_ALL] = "SELECT practice_id, client_id, display_name FROM clients "
-	               "WHERE display_name IS NOT NULL",
-	[Q_NAME_SET] = "UPDATE clients SET display_name = $3 "
-	               "WHERE practice_id = $1 AND client_id = $2",
-	[Q_AUDIT_LAST] = "SELECT hash FROM audit_log WHERE practice_id = $1 AND seq = $2",
-	[Q_AUDIT_ADD] = "INSERT INTO audit_log (practice_id, seq, at, actor, action, object, "
-	                "detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-	[Q_AUDIT_ALL] = "SELECT practice_id, seq, at, actor, action, object, detail, prev_hash, "
-	                "hash FROM audit_log ORDER BY practice_id, seq",
-	[Q_EXPORT] = "SELECT c.code, u.login, se.number, se.held_on, se.modality, a.instrument, "
-	             "ia.answers FROM administrations a "
-	             "JOIN item_answers ia ON ia.practice_id = a.practice_id AND "
-	             "ia.admin_id = a.admin_id "
-	             "JOIN sessions se ON se.practice_id = a.practice_id AND "
-	             "se.session_id = a.session_id "
-	             "JOIN clients c ON c.practice_id = a.practice_id AND c.client_id = a.client_id "
-	             "LEFT JOIN users u ON u.practice_id = se.practice_id AND "
-	             "u.user_id = se.therapist_id "
-	             "WHERE a.practice_id = $1 ORDER BY a.client_id, se.number, a.instrument, a.timing",
-	[Q_COUNTS] = "SELECT (SELECT count(*) FROM users WHERE practice_id = $1), "
-	             "(SELECT count(*) FROM clients WHERE practice_id = $1), "
-	             "(SELECT count(*) FROM courses WHERE practice_id = $1), "
-	             "(SELECT count(*) FROM sessions WHERE practice_id = $1), "
-	             "(SELECT count(*) FROM administrations WHERE practice_id = $1), "
-	             "(SELECT count(*) FROM item_answers WHERE practice_id = $1), "
-	             "(SELECT count(*) FROM scores WHERE practice_id = $1), "
-	             "(SELECT count(*) FROM alerts WHERE practice_id = $1), "
-	             "(SELECT count(*) FROM notes WHERE practice_id = $1), "
-	             "(SELECT count(*) FROM audit_log WHERE practice_id = $1)",
+    [Q_SCHEMA_VERSION] = "SELECT coalesce(max(version), 0) FROM schema_version",
+    [Q_SCHEMA_ADD] = "INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)",
+    [Q_META_GET] = "SELECT value FROM meta WHERE name = $1",
+    [Q_META_SET] = "INSERT INTO meta (name, value) VALUES ($1, $2) "
+                   "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+    [Q_PRACTICE_ADD] = "INSERT INTO practices (practice_id, name, created_at) "
+                       "VALUES ($1, $2, $3) ON CONFLICT (practice_id) DO NOTHING",
+    [Q_IDS] = "UPDATE counters SET next_id = next_id + $3 "
+              "WHERE practice_id = $1 AND name = $2 RETURNING next_id",
+    [Q_COUNTER_ADD] = "INSERT INTO counters (practice_id, name, next_id) VALUES ($1, $2, 1) "
+                      "ON CONFLICT (practice_id, name) DO NOTHING",
+    [Q_USER_GET] = "SELECT user_id FROM users WHERE practice_id = $1 AND login = $2",
+    [Q_USER_ADD] = "INSERT INTO users (practice_id, user_id, login, role, created_at) "
+                   "VALUES ($1, $2, $3, $4, $5)",
+    [Q_SUPERVISE] = "INSERT INTO supervision (practice_id, supervisor_id, supervisee_id) "
+                    "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    [Q_CLIENT_GET] = "SELECT c.client_id, c.therapist_id, "
+                     "(SELECT max(k.course_id) FROM courses k WHERE k.practice_id = "
+                     "c.practice_id AND k.client_id = c.client_id AND k.ended_on IS NULL) "
+                     "FROM clients c WHERE c.practice_id = $1 AND c.code = $2",
+    [Q_CLIENT_ADD] = "INSERT INTO clients (practice_id, client_id, code, display_name, "
+                     "therapist_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    [Q_CLIENT_NAME] = "SELECT display_name FROM clients WHERE practice_id = $1 AND code = $2",
+    [Q_COURSE_ADD] = "INSERT INTO courses (practice_id, course_id, client_id, therapist_id, "
+                     "started_on) VALUES ($1, $2, $3, $4, $5)",
+    [Q_SESSION_GET] = "SELECT session_id FROM sessions "
+                      "WHERE practice_id = $1 AND course_id = $2 AND number = $3",
+    [Q_SESSION_ADD] = "INSERT INTO sessions (practice_id, session_id, course_id, number, "
+                      "held_on, modality, therapist_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    [Q_ADMIN_ADD] = "INSERT INTO administrations (practice_id, admin_id, client_id, "
+                    "session_id, instrument, instrument_version, respondent, timing, source, "
+                    "submitted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+                    "ON CONFLICT (practice_id, session_id, instrument, timing) DO NOTHING",
+    [Q_ADMIN_GET] = "SELECT admin_id FROM administrations WHERE practice_id = $1 AND "
+                    "session_id = $2 AND instrument = $3 AND timing = $4",
+    [Q_ANSWERS_ADD] = "INSERT INTO item_answers (practice_id, admin_id, answers) "
+                      "VALUES ($1, $2, $3)",
+    [Q_SCORE_ADD] = "INSERT INTO scores (practice_id, admin_id, scale, score, band) "
+                    "VALUES ($1, $2, $3, $4, $5) "
+                    "ON CONFLICT (practice_id, admin_id, scale) DO NOTHING",
+    [Q_ALERT_ADD] = "INSERT INTO alerts (practice_id, alert_id, client_id, admin_id, kind, "
+                    "trigger_text, raised_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    [Q_NOTE_LAST] = "SELECT version, client_id, body FROM notes WHERE practice_id = $1 AND "
+                    "note_id = $2 ORDER BY version DESC LIMIT 1",
+    [Q_NOTE_ADD] = "INSERT INTO notes (practice_id, note_id, version, client_id, author_id, "
+                   "written_at, body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    [Q_NOTE_ALL] = "SELECT practice_id, note_id, version, body FROM notes",
+    [Q_NOTE_SET] = "UPDATE notes SET body = $4 "
+                   "WHERE practice_id = $1 AND note_id = $2 AND version = $3",
+    [Q_NAME_ALL] = "SELECT practice_id, client_id, display_name FROM clients "
+                   "WHERE display_name IS NOT NULL",
+    [Q_NAME_SET] = "UPDATE clients SET display_name = $3 "
+                   "WHERE practice_id = $1 AND client_id = $2",
+    [Q_AUDIT_LAST] = "SELECT hash FROM audit_log WHERE practice_id = $1 AND seq = $2",
+    [Q_AUDIT_ADD] = "INSERT INTO audit_log (practice_id, seq, at, actor, action, object, "
+                    "detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    [Q_AUDIT_ALL] = "SELECT practice_id, seq, at, actor, action, object, detail, prev_hash, "
+                    "hash FROM audit_log ORDER BY practice_id, seq",
+    [Q_EXPORT] = "SELECT c.code, u.login, se.number, se.held_on, se.modality, a.instrument, "
+                 "ia.answers FROM administrations a "
+                 "JOIN item_answers ia ON ia.practice_id = a.practice_id AND "
+                 "ia.admin_id = a.admin_id "
+                 "JOIN sessions se ON se.practice_id = a.practice_id AND "
+                 "se.session_id = a.session_id "
+                 "JOIN clients c ON c.practice_id = a.practice_id AND c.client_id = a.client_id "
+                 "LEFT JOIN users u ON u.practice_id = se.practice_id AND "
+                 "u.user_id = se.therapist_id "
+                 "WHERE a.practice_id = $1 ORDER BY a.client_id, se.number, a.instrument, a.timing",
+    [Q_COUNTS] = "SELECT (SELECT count(*) FROM users WHERE practice_id = $1), "
+                 "(SELECT count(*) FROM clients WHERE practice_id = $1), "
+                 "(SELECT count(*) FROM courses WHERE practice_id = $1), "
+                 "(SELECT count(*) FROM sessions WHERE practice_id = $1), "
+                 "(SELECT count(*) FROM administrations WHERE practice_id = $1), "
+                 "(SELECT count(*) FROM item_answers WHERE practice_id = $1), "
+                 "(SELECT count(*) FROM scores WHERE practice_id = $1), "
+                 "(SELECT count(*) FROM alerts WHERE practice_id = $1), "
+                 "(SELECT count(*) FROM notes WHERE practice_id = $1), "
+                 "(SELECT count(*) FROM audit_log WHERE practice_id = $1)",
 };
 
 static const char *const id_names[ID_KINDS] = {"user",  "client", "course", "session",
@@ -156,8 +156,8 @@ static al_status reserve(store *s, const char *name, int64_t n, int64_t *first, 
 		return st;
 	if (next < 0)
 		return al_err_set(err, AL_ESTORE,
-		                  "%s: practice %lld has no '%s' counter (run 'alliance init')", s->url,
-		                  (long long)s->practice, name);
+		                  "%s: practice %lld has no '%s' counter (run 'alliance init')",
+		                  s->url, (long long)s->practice, name);
 	*first = next - n;
 	return AL_OK;
 }
@@ -166,7 +166,7 @@ al_status store_next_id(store *s, int kind, int64_t *id, al_err *err)
 {
 	store_ids *b = &s->ids[kind];
 	if (b->next >= b->end) {
-		int64_t first;
+		int64_t first = 0;
 		al_status st = reserve(s, id_names[kind], ID_BLOCK, &first, err);
 		if (st != AL_OK)
 			return st;
@@ -246,7 +246,7 @@ const char *store_source_str(store_source r)
 
 /* ---- keys --------------------------------------------------------------- */
 
-#define KEY_HEX (2 * STORE_KEY_BYTES)
+#define KEY_HEX ((size_t)2 * STORE_KEY_BYTES)
 
 void store_key_path(const char *url, char *out, size_t outsz)
 {
@@ -269,10 +269,11 @@ static al_status key_read(const char *path, unsigned char *key, al_err *err)
 	size_t n = fread(hex, 1, sizeof hex - 1, f);
 	fclose(f);
 	size_t bin = 0;
-	if (n < KEY_HEX || sodium_hex2bin(key, STORE_KEY_BYTES, hex, KEY_HEX, NULL, &bin, NULL) != 0 ||
+	if (n < KEY_HEX ||
+	    sodium_hex2bin(key, STORE_KEY_BYTES, hex, KEY_HEX, NULL, &bin, NULL) != 0 ||
 	    bin != STORE_KEY_BYTES)
-		return al_err_set(err, AL_EAUTH, "%s: not a key file (expected %d hex digits)", path,
-		                  KEY_HEX);
+		return al_err_set(err, AL_EAUTH, "%s: not a key file (expected %zu hex digits)",
+		                  path, KEY_HEX);
 	sodium_memzero(hex, sizeof hex);
 	return AL_OK;
 }
@@ -287,7 +288,7 @@ static al_status key_write(const char *path, const unsigned char *key, al_err *e
 	if (fd < 0)
 		return al_err_set(err, AL_EIO, "%s: %s", path, strerror(errno));
 	al_status st = AL_OK;
-	if (write(fd, hex, KEY_HEX + 1) != KEY_HEX + 1 || fsync(fd) != 0)
+	if (write(fd, hex, KEY_HEX + 1) != (ssize_t)(KEY_HEX + 1) || fsync(fd) != 0)
 		st = al_err_set(err, AL_EIO, "%s: %s", path, strerror(errno));
 	close(fd);
 	sodium_memzero(hex, sizeof hex);
@@ -356,10 +357,11 @@ static al_status key_setup(store *s, int init, al_err *err)
 	if (st == AL_ENOTFOUND) {
 		if (!init || found) {
 			if (found && init)
-				return al_err_set(err, AL_EAUTH,
-				                  "%s: key file missing, but the database holds data sealed "
-				                  "with a key: restore the key file",
-				                  s->keyfile);
+				return al_err_set(
+				    err, AL_EAUTH,
+				    "%s: key file missing, but the database holds data sealed "
+				    "with a key: restore the key file",
+				    s->keyfile);
 			return AL_OK; /* no key: encrypted fields are unavailable */
 		}
 		randombytes_buf(s->key, STORE_KEY_BYTES);
@@ -400,12 +402,12 @@ static al_status key_setup(store *s, int init, al_err *err)
 	return AL_OK;
 }
 
-al_status store_seal(store *s, const void *msg, size_t len, unsigned char **out,
-                     size_t *outlen, al_err *err)
+al_status store_seal(store *s, const void *msg, size_t len, unsigned char **out, size_t *outlen,
+                     al_err *err)
 {
 	if (!s->has_key)
-		return al_err_set(err, AL_EAUTH, "%s: no key file (create one with 'alliance init')",
-		                  s->keyfile);
+		return al_err_set(err, AL_EAUTH,
+		                  "%s: no key file (create one with 'alliance init')", s->keyfile);
 	size_t n = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + len;
 	unsigned char *b = malloc(n);
 	if (b == NULL)
@@ -504,9 +506,10 @@ al_status store_open(store **out, const store_opts *o, al_err *err)
 			goto fail;
 		}
 		if (!o->init && stat(path, &sb) != 0) {
-			st = al_err_set(err, AL_ENOTFOUND,
-			                "%s: no such database (create it with 'alliance init --db %s')",
-			                path, url);
+			st = al_err_set(
+			    err, AL_ENOTFOUND,
+			    "%s: no such database (create it with 'alliance init --db %s')", path,
+			    url);
 			goto fail;
 		}
 		st = store_sqlite_open(path, &s->ops, &s->drv, err);
@@ -518,13 +521,14 @@ al_status store_open(store **out, const store_opts *o, al_err *err)
 	if (st != AL_OK)
 		goto fail;
 	if (!o->init && version != STORE_SCHEMA_VERSION) {
-		st = al_err_set(err, AL_ESTORE,
-		                version < STORE_SCHEMA_VERSION
-		                        ? "%s: the database schema is version %d, this alliance needs %d: "
-		                          "run 'alliance init --db URL' to upgrade it"
-		                        : "%s: the database schema is version %d, newer than this "
-		                          "alliance (%d): upgrade alliance",
-		                s->url, version, STORE_SCHEMA_VERSION);
+		st = al_err_set(
+		    err, AL_ESTORE,
+		    version < STORE_SCHEMA_VERSION
+		        ? "%s: the database schema is version %d, this alliance needs %d: "
+		          "run 'alliance init --db URL' to upgrade it"
+		        : "%s: the database schema is version %d, newer than this "
+		          "alliance (%d): upgrade alliance",
+		    s->url, version, STORE_SCHEMA_VERSION);
 		goto fail;
 	}
 	if (o->init && (st = init_practice(s, err)) != AL_OK)
@@ -555,9 +559,18 @@ void store_close(store *s)
 	free(s);
 }
 
-const char *store_url(const store *s) { return s->url; }
-const char *store_key_file(const store *s) { return s->keyfile; }
-const char *store_backend(const store *s) { return (s->real_ops ? s->real_ops : s->ops)->name; }
+const char *store_url(const store *s)
+{
+	return s->url;
+}
+const char *store_key_file(const store *s)
+{
+	return s->keyfile;
+}
+const char *store_backend(const store *s)
+{
+	return (s->real_ops ? s->real_ops : s->ops)->name;
+}
 
 int store_schema_version(store *s, int *version, al_err *err)
 {
@@ -592,8 +605,8 @@ long store_fault_calls(const store *s)
 
 /* hash = BLAKE2b-256(prev_hash, practice, seq, at, actor, action, object,
  * detail), each text followed by a NUL so fields cannot run together. */
-static void audit_hash(unsigned char *out, const unsigned char *prev, int64_t practice,
-                       int64_t seq, const store_val *txt)
+static void audit_hash(unsigned char *out, const unsigned char *prev, int64_t practice, int64_t seq,
+                       const store_val *txt)
 {
 	crypto_generichash_state h;
 	crypto_generichash_init(&h, NULL, 0, HASH_BYTES);
@@ -659,8 +672,15 @@ al_status store_audit(store *s, const char *action, const char *object, const ch
 	store_now(now);
 	store_val txt[5] = {VT(now), VT(s->actor), VT(action), VT(object), VT(detail)};
 	audit_hash(hash, prev, s->practice, seq, txt);
-	store_val p[9] = {VI(s->practice), VI(seq), txt[0], txt[1], txt[2], txt[3], txt[4],
-	                  VB(prev, HASH_BYTES), VB(hash, HASH_BYTES)};
+	store_val p[9] = {VI(s->practice),
+	                  VI(seq),
+	                  txt[0],
+	                  txt[1],
+	                  txt[2],
+	                  txt[3],
+	                  txt[4],
+	                  VB(prev, HASH_BYTES),
+	                  VB(hash, HASH_BYTES)};
 	st = store_q(s, Q_AUDIT_ADD, p, 9, NULL, NULL, NULL, err);
 out:
 	return store_end(s, own, st, err);
@@ -693,13 +713,13 @@ static al_status verify_row(void *ctx, const store_val *c, int n, al_err *err)
 			return al_err_set(err, AL_ESTORE, "%s: a field is not text", what);
 	if (seq != v->seq + 1)
 		return al_err_set(err, AL_ESTORE, "%s: entries %lld to %lld are missing", what,
-		                  (long long)(v->seq + 1), (long long)(seq - 1));
-	if (c[7].t != SV_BLOB || c[7].len != HASH_BYTES || memcmp(c[7].p, v->last, HASH_BYTES))
+		                  (long long)v->seq + 1, (long long)seq - 1);
+	if (c[7].t != SV_BLOB || c[7].len != HASH_BYTES || memcmp(c[7].p, v->last, HASH_BYTES) != 0)
 		return al_err_set(err, AL_ESTORE,
 		                  "%s: prev_hash does not match the entry before it", what);
 	unsigned char h[HASH_BYTES];
 	audit_hash(h, v->last, practice, seq, &c[2]);
-	if (c[8].t != SV_BLOB || c[8].len != HASH_BYTES || memcmp(c[8].p, h, HASH_BYTES))
+	if (c[8].t != SV_BLOB || c[8].len != HASH_BYTES || memcmp(c[8].p, h, HASH_BYTES) != 0)
 		return al_err_set(err, AL_ESTORE,
 		                  "%s: hash does not match its contents: the entry was altered",
 		                  what);
@@ -719,8 +739,7 @@ al_status store_audit_verify(store *s, long *entries, al_err *err)
 
 /* ---- people ---------------------------------------------------------------- */
 
-al_status store_user_ensure(store *s, const char *login, store_role role, int64_t *id,
-                            al_err *err)
+al_status store_user_ensure(store *s, const char *login, store_role role, int64_t *id, al_err *err)
 {
 	int own;
 	al_status st = store_tx(s, &own, err);
@@ -790,8 +809,11 @@ al_status store_client_locate(store *s, const char *code, size_t code_len, int64
 		store_now(now);
 		if ((st = store_next_id(s, ID_CLIENT, &k.id, err)) != AL_OK)
 			return st;
-		store_val p[6] = {VI(s->practice),   VI(k.id), VTN(code, code_len),
-		                  box ? VB(box, boxlen) : VNULL, therapist ? VI(therapist) : VNULL,
+		store_val p[6] = {VI(s->practice),
+		                  VI(k.id),
+		                  VTN(code, code_len),
+		                  box ? VB(box, boxlen) : VNULL,
+		                  therapist ? VI(therapist) : VNULL,
 		                  VT(now)};
 		if ((st = store_q(s, Q_CLIENT_ADD, p, 6, NULL, NULL, NULL, err)) != AL_OK)
 			return st;
@@ -945,7 +967,7 @@ al_status store_note_write(store *s, const char *client_code, int64_t author, co
 		goto out;
 	char now[32];
 	store_now(now);
-	store_val p[7] = {VI(s->practice), VI(*note), VI(version), VI(c.id),
+	store_val p[7] = {VI(s->practice), VI(*note), VI(version),    VI(c.id),
 	                  VI(author),      VT(now),   VB(box, boxlen)};
 	if ((st = store_q(s, Q_NOTE_ADD, p, 7, NULL, NULL, NULL, err)) != AL_OK)
 		goto out;
@@ -1063,9 +1085,8 @@ al_status store_admin_add(store *s, int64_t client, int64_t session, const inst_
 }
 
 /* The session numbered number in course, created when absent. */
-al_status store_session_ensure(store *s, int64_t course, int number, const char *date,
-                               modality mod, int64_t therapist, int known_new, int64_t *id,
-                               al_err *err)
+al_status store_session_ensure(store *s, int64_t course, int number, const char *date, modality mod,
+                               int64_t therapist, int known_new, int64_t *id, al_err *err)
 {
 	al_status st;
 	*id = 0;
@@ -1076,8 +1097,12 @@ al_status store_session_ensure(store *s, int64_t course, int number, const char 
 	}
 	if ((st = store_next_id(s, ID_SESSION, id, err)) != AL_OK)
 		return st;
-	store_val p[7] = {VI(s->practice), VI(*id),           VI(course),
-	                  VI(number),      VTN(date, 10),     VT(modality_str(mod)),
+	store_val p[7] = {VI(s->practice),
+	                  VI(*id),
+	                  VI(course),
+	                  VI(number),
+	                  VTN(date, 10),
+	                  VT(modality_str(mod)),
 	                  therapist ? VI(therapist) : VNULL};
 	return store_q(s, Q_SESSION_ADD, p, 7, NULL, NULL, NULL, err);
 }
@@ -1087,7 +1112,8 @@ al_status store_submit(store *s, const store_submission *sub, int *alerts, al_er
 	if (alerts)
 		*alerts = 0;
 	if (sub->date == NULL || strlen(sub->date) != 10 || sub->session < 1)
-		return al_err_set(err, AL_EINPUT, "submission: a session number and date are needed");
+		return al_err_set(err, AL_EINPUT,
+		                  "submission: a session number and date are needed");
 	int own;
 	al_status st = store_tx(s, &own, err);
 	if (st != AL_OK)
@@ -1096,7 +1122,8 @@ al_status store_submit(store *s, const store_submission *sub, int *alerts, al_er
 	if ((st = client_get(s, sub->client, strlen(sub->client), &c, err)) != AL_OK)
 		goto out;
 	if (!c.seen || c.course == 0) {
-		st = al_err_set(err, AL_ENOTFOUND, "no client with code %s in treatment", sub->client);
+		st = al_err_set(err, AL_ENOTFOUND, "no client with code %s in treatment",
+		                sub->client);
 		goto out;
 	}
 	int64_t session, admin;
@@ -1120,12 +1147,13 @@ al_status store_submit(store *s, const store_submission *sub, int *alerts, al_er
 		const inst_critical *cr = &sub->inst->critical[r.critical[k]];
 		char trig[256];
 		snprintf(trig, sizeof trig, "%s item %d answered %d (alert at %d or more): %s",
-		         sub->inst->id, cr->item, sub->values[cr->item - 1], cr->at_least, cr->label);
+		         sub->inst->id, cr->item, sub->values[cr->item - 1], cr->at_least,
+		         cr->label);
 		int64_t alert;
 		if ((st = store_next_id(s, ID_ALERT, &alert, err)) != AL_OK)
 			goto out;
-		store_val p[7] = {VI(s->practice), VI(alert),     VI(c.id), VI(admin),
-		                  VT(cr->alert),   VT(trig),      VT(now)};
+		store_val p[7] = {VI(s->practice), VI(alert), VI(c.id), VI(admin),
+		                  VT(cr->alert),   VT(trig),  VT(now)};
 		if ((st = store_q(s, Q_ALERT_ADD, p, 7, NULL, NULL, NULL, err)) != AL_OK)
 			goto out;
 		if (alerts)
@@ -1205,8 +1233,8 @@ static al_status take_counts(void *ctx, const store_val *c, int n, al_err *err)
 {
 	(void)err;
 	store_counts *k = ctx;
-	int64_t *f[] = {&k->users,  &k->clients, &k->courses, &k->sessions, &k->admins,
-	                &k->answers, &k->scores, &k->alerts,  &k->notes,    &k->audit};
+	int64_t *f[] = {&k->users,   &k->clients, &k->courses, &k->sessions, &k->admins,
+	                &k->answers, &k->scores,  &k->alerts,  &k->notes,    &k->audit};
 	for (int i = 0; i < n && i < (int)(sizeof f / sizeof f[0]); i++)
 		*f[i] = c[i].i;
 	return AL_OK;
@@ -1295,8 +1323,8 @@ static al_status reseal_all(store *s, reseal_list *l, const unsigned char *newke
 		unsigned char *box = NULL;
 		size_t boxlen;
 		al_status st = store_open_box(s, l->v[i].box, l->v[i].len, &plain, err);
-		if (st != AL_OK)
-			return st;
+		if (st != AL_OK || plain == NULL)
+			return st != AL_OK ? st : AL_EINTERNAL;
 		unsigned char old[STORE_KEY_BYTES];
 		memcpy(old, s->key, sizeof old);
 		memcpy(s->key, newkey, STORE_KEY_BYTES);

@@ -85,13 +85,14 @@ al_status store_pg_open(const char *url, const store_ops **ops, store_drv **d, a
 
 typedef struct store store;
 
-#define STORE_KEY_BYTES 32
-#define STORE_DEFAULT_DB "alliance.db"
+#define STORE_KEY_BYTES      32
+#define STORE_DEFAULT_DB     "alliance.db"
 #define STORE_SCHEMA_VERSION 1
 
 /* What opening needs. Fields may be NULL for their defaults. */
 typedef struct store_opts {
-	const char *url;   /* sqlite:PATH, PATH, postgresql://... ; NULL: $ALLIANCE_DB, else alliance.db */
+	const char
+	    *url; /* sqlite:PATH, PATH, postgresql://... ; NULL: $ALLIANCE_DB, else alliance.db */
 	const char *key;   /* key file; NULL: $ALLIANCE_KEY, else URL-derived (store_key_path) */
 	const char *actor; /* who, for the audit log; NULL: $ALLIANCE_USER, else "cli:$USER" */
 	int64_t practice;  /* tenant; 0 means 1, the default practice */
@@ -134,8 +135,7 @@ void store_rollback(store *s);
 typedef enum store_role { ROLE_ADMIN, ROLE_THERAPIST, ROLE_SUPERVISOR } store_role;
 
 /* Find or create the user with this login; *id receives its id. */
-al_status store_user_ensure(store *s, const char *login, store_role role, int64_t *id,
-                            al_err *err);
+al_status store_user_ensure(store *s, const char *login, store_role role, int64_t *id, al_err *err);
 al_status store_supervise(store *s, int64_t supervisor, int64_t supervisee, al_err *err);
 
 /* Find or create a client by pseudonymous code, treated by therapist.
@@ -160,14 +160,14 @@ al_status store_note_read(store *s, int64_t note, char **text, int *version, al_
 typedef enum store_source { SRC_LINK, SRC_KIOSK, SRC_STAFF, SRC_IMPORT } store_source;
 
 typedef struct store_submission {
-	const char *client;    /* client code; the client must exist */
-	int session;           /* session number within the client's open course */
-	const char *date;      /* YYYY-MM-DD of the session */
+	const char *client; /* client code; the client must exist */
+	int session;        /* session number within the client's open course */
+	const char *date;   /* YYYY-MM-DD of the session */
 	modality mod;
 	const inst_def *inst;
-	const int *values;     /* inst->nitems answers, SCORE_SKIPPED if skipped */
+	const int *values; /* inst->nitems answers, SCORE_SKIPPED if skipped */
 	store_source source;
-	int after;             /* 1: answered after the session */
+	int after; /* 1: answered after the session */
 } store_submission;
 
 /* Record the administration, its item answers, its derived scores and an
@@ -184,11 +184,11 @@ typedef struct store_import_stats {
 } store_import_stats;
 
 typedef struct store_import_opts {
-	const char *file;       /* for messages and the audit log */
+	const char *file; /* for messages and the audit log */
 	const inst_lib *lib;
-	int keep_going;         /* keep valid administrations; reject rows */
-	const char *rejects;    /* keep_going: where rejected rows go (NULL: none) */
-	int quiet;              /* no progress bar */
+	int keep_going;      /* keep valid administrations; reject rows */
+	const char *rejects; /* keep_going: where rejected rows go (NULL: none) */
+	int quiet;           /* no progress bar */
 } store_import_opts;
 
 /* Import an item- or score-level file (shared/spec/data-format.md) held in

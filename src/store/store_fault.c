@@ -26,12 +26,14 @@ static al_status inject(store_drv *f, al_err *err)
 		if (f->sticky)
 			f->dead = 1;
 		if (f->sticky)
-			return al_err_set(err, AL_ESTORE, "injected fault at call %ld: connection lost",
-			                  f->calls);
+			return al_err_set(err, AL_ESTORE,
+			                  "injected fault at call %ld: connection lost", f->calls);
 		if (f->how == AL_EBUSY)
-			return al_err_set(err, AL_EBUSY, "injected fault at call %ld: database is locked",
+			return al_err_set(err, AL_EBUSY,
+			                  "injected fault at call %ld: database is locked",
 			                  f->calls);
-		return al_err_set(err, f->how, "injected fault at call %ld: disk I/O error", f->calls);
+		return al_err_set(err, f->how, "injected fault at call %ld: disk I/O error",
+		                  f->calls);
 	}
 	return AL_OK;
 }
@@ -84,16 +86,16 @@ static al_status f_restore(store_drv *f, const char *path, al_err *err)
 }
 
 static const store_ops fault_ops = {
-	.name = "fault",
-	.blob_type = "BLOB",
-	.close = f_close,
-	.exec = f_exec,
-	.begin = f_begin,
-	.commit = f_commit,
-	.rollback = f_rollback,
-	.run = f_run,
-	.backup = f_backup,
-	.restore = f_restore,
+    .name = "fault",
+    .blob_type = "BLOB",
+    .close = f_close,
+    .exec = f_exec,
+    .begin = f_begin,
+    .commit = f_commit,
+    .rollback = f_rollback,
+    .run = f_run,
+    .backup = f_backup,
+    .restore = f_restore,
 };
 
 al_status store_fault_wrap(const store_ops *inner_ops, store_drv *inner, long fail_at,

@@ -36,7 +36,7 @@ typedef struct imp {
 	char client[ITEMROW_ID_MAX + 1]; /* the client last seen */
 	int64_t client_id, course_id;
 	int client_new;
-	int session;       /* the session last seen, and its id */
+	int session; /* the session last seen, and its id */
 	int64_t session_id;
 	os_progress prog;
 	/* keep_going: lines to reject */
@@ -94,11 +94,11 @@ static al_status therapist_id(imp *m, const char *login, size_t len, int64_t *id
 }
 
 /* Make (client, course, session) current, creating what is missing. */
-static al_status locate(imp *m, const char *client, size_t clen, const char *therapist,
-                        size_t tlen, int session, const char *date, modality mod, al_err *err)
+static al_status locate(imp *m, const char *client, size_t clen, const char *therapist, size_t tlen,
+                        int session, const char *date, modality mod, al_err *err)
 {
 	store *s = m->s;
-	int64_t ther;
+	int64_t ther = 0;
 	al_status st = therapist_id(m, therapist, tlen, &ther, err);
 	if (st != AL_OK)
 		return st;
@@ -248,9 +248,9 @@ static al_status write_rejects(imp *m, const char *buf, size_t len, al_err *err)
 		return st;
 	csv_init(&r, buf, len);
 	size_t k = 0;
-	int got, first = 1;
+	int first = 1;
 	al_err ignore = {0};
-	while ((got = csv_next(&r, &ignore)) != 0) {
+	while (csv_next(&r, &ignore) != 0) {
 		al_err_clear(&ignore);
 		while (k < m->nbad && m->bad[k] < r.line)
 			k++;
@@ -287,7 +287,8 @@ al_status store_import(store *s, const char *buf, size_t len, const store_import
 	int got = csv_next(&r, err);
 	if (got <= 0) {
 		if (got == 0)
-			st = al_err_set(err, AL_EINPUT, "%s: empty file: expected a header row", o->file);
+			st = al_err_set(err, AL_EINPUT, "%s: empty file: expected a header row",
+			                o->file);
 		else
 			st = AL_EINPUT;
 		goto out;

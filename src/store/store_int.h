@@ -66,12 +66,12 @@ struct store {
 	store_ids ids[ID_KINDS];
 };
 
-#define VI(x) ((store_val){.t = SV_INT, .i = (x)})
-#define VR(x) ((store_val){.t = SV_REAL, .d = (x)})
-#define VT(s) ((store_val){.t = SV_TEXT, .p = (s), .len = strlen(s)})
+#define VI(x)     ((store_val){.t = SV_INT, .i = (x)})
+#define VR(x)     ((store_val){.t = SV_REAL, .d = (x)})
+#define VT(s)     ((store_val){.t = SV_TEXT, .p = (s), .len = strlen(s)})
 #define VTN(s, n) ((store_val){.t = SV_TEXT, .p = (s), .len = (n)})
-#define VB(s, n) ((store_val){.t = SV_BLOB, .p = (s), .len = (n)})
-#define VNULL ((store_val){.t = SV_NULL})
+#define VB(s, n)  ((store_val){.t = SV_BLOB, .p = (s), .len = (n)})
+#define VNULL     ((store_val){.t = SV_NULL})
 
 /* Run catalogue statement q. */
 al_status store_q(store *s, int q, const store_val *p, int n, store_row_fn fn, void *ctx,
@@ -99,9 +99,8 @@ al_status store_client_locate(store *s, const char *code, size_t code_len, int64
 al_status store_admin_add(store *s, int64_t client, int64_t session, const inst_def *d,
                           const int *values, store_source src, int after, const char *now,
                           int64_t *admin, int *added, score_result *r, al_err *err);
-al_status store_session_ensure(store *s, int64_t course, int number, const char *date,
-                               modality mod, int64_t therapist, int known_new, int64_t *id,
-                               al_err *err);
+al_status store_session_ensure(store *s, int64_t course, int number, const char *date, modality mod,
+                               int64_t therapist, int known_new, int64_t *id, al_err *err);
 size_t store_answers_text(const inst_def *d, const int *values, char *out);
 
 al_status store_schema_read(store *s, int *version, al_err *err);
@@ -109,8 +108,8 @@ al_status store_migrate(store *s, al_err *err);
 
 /* Encrypt len bytes with the store's key: nonce || secretbox. Caller frees
  * *out (*outlen bytes). AL_EAUTH without a key. */
-al_status store_seal(store *s, const void *msg, size_t len, unsigned char **out,
-                     size_t *outlen, al_err *err);
+al_status store_seal(store *s, const void *msg, size_t len, unsigned char **out, size_t *outlen,
+                     al_err *err);
 /* Decrypt into a malloc'ed NUL-terminated string. AL_EAUTH on a wrong key. */
 al_status store_open_box(store *s, const void *box, size_t len, char **out, al_err *err);
 

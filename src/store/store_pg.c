@@ -15,12 +15,12 @@
 #include "store.h"
 
 /* Type OIDs from PostgreSQL's catalog/pg_type.h (stable since 7.x). */
-#define OID_BYTEA 17
-#define OID_INT8 20
-#define OID_INT2 21
-#define OID_INT4 23
-#define OID_FLOAT4 700
-#define OID_FLOAT8 701
+#define OID_BYTEA   17
+#define OID_INT8    20
+#define OID_INT2    21
+#define OID_INT4    23
+#define OID_FLOAT4  700
+#define OID_FLOAT8  701
 #define OID_NUMERIC 1700
 
 struct store_drv {
@@ -218,15 +218,15 @@ static al_status run_tool(char *const argv[], al_err *err)
 		return al_err_set(err, AL_ESTORE, "%s failed (exit status %d)%s", argv[0],
 		                  WIFEXITED(status) ? WEXITSTATUS(status) : -1,
 		                  WIFEXITED(status) && WEXITSTATUS(status) == 127
-		                          ? ": is it installed and on PATH?"
-		                          : "");
+		                      ? ": is it installed and on PATH?"
+		                      : "");
 	return AL_OK;
 }
 
 static al_status pg_backup(store_drv *d, const char *path, al_err *err)
 {
-	char *const argv[] = {"pg_dump", "--format=custom", "--no-owner", "--file", (char *)path,
-	                      "--dbname", d->url, NULL};
+	char *const argv[] = {"pg_dump",    "--format=custom", "--no-owner", "--file",
+	                      (char *)path, "--dbname",        d->url,       NULL};
 	return run_tool(argv, err);
 }
 
@@ -236,22 +236,23 @@ static al_status pg_restore(store_drv *d, const char *path, al_err *err)
 	PGresult *r = PQexec(d->conn, "DEALLOCATE ALL");
 	PQclear(r);
 	memset(d->prepared, 0, sizeof d->prepared);
-	char *const argv[] = {"pg_restore", "--clean", "--if-exists", "--no-owner",
-	                      "--single-transaction", "--dbname", d->url, (char *)path, NULL};
+	char *const argv[] = {
+	    "pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction",
+	    "--dbname",   d->url,    (char *)path,  NULL};
 	return run_tool(argv, err);
 }
 
 static const store_ops pg_ops = {
-	.name = "postgresql",
-	.blob_type = "BYTEA",
-	.close = pg_close,
-	.exec = pg_exec,
-	.begin = pg_begin,
-	.commit = pg_commit,
-	.rollback = pg_rollback,
-	.run = pg_run,
-	.backup = pg_backup,
-	.restore = pg_restore,
+    .name = "postgresql",
+    .blob_type = "BYTEA",
+    .close = pg_close,
+    .exec = pg_exec,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .run = pg_run,
+    .backup = pg_backup,
+    .restore = pg_restore,
 };
 
 al_status store_pg_open(const char *url, const store_ops **ops, store_drv **out, al_err *err)

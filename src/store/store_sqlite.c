@@ -87,7 +87,8 @@ static al_status sq_run(store_drv *d, int slot, const char *sql, const store_val
 {
 	al_status st = AL_OK;
 	if (slot < 0 || slot >= STORE_MAX_STMTS)
-		return al_err_set(err, AL_EINTERNAL, "sqlite: statement slot %d out of range", slot);
+		return al_err_set(err, AL_EINTERNAL, "sqlite: statement slot %d out of range",
+		                  slot);
 	sqlite3_stmt *s = d->stmt[slot];
 	if (s == NULL) {
 		char *text = to_sqlite(sql);
@@ -107,9 +108,12 @@ static al_status sq_run(store_drv *d, int slot, const char *sql, const store_val
 		case SV_INT: rc = sqlite3_bind_int64(s, i + 1, v->i); break;
 		case SV_REAL: rc = sqlite3_bind_double(s, i + 1, v->d); break;
 		case SV_TEXT:
-			rc = sqlite3_bind_text64(s, i + 1, v->p, v->len, SQLITE_STATIC, SQLITE_UTF8);
+			rc =
+			    sqlite3_bind_text64(s, i + 1, v->p, v->len, SQLITE_STATIC, SQLITE_UTF8);
 			break;
-		case SV_BLOB: rc = sqlite3_bind_blob64(s, i + 1, v->p, v->len, SQLITE_STATIC); break;
+		case SV_BLOB:
+			rc = sqlite3_bind_blob64(s, i + 1, v->p, v->len, SQLITE_STATIC);
+			break;
 		}
 		if (rc != SQLITE_OK) {
 			st = fail(d, rc, "bind", err);
@@ -191,7 +195,8 @@ static al_status sq_backup(store_drv *d, const char *path, al_err *err)
 	al_status st;
 	int rc = sqlite3_open_v2(path, &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc != SQLITE_OK) {
-		st = al_err_set(err, AL_EIO, "%s: %s", path, to ? sqlite3_errmsg(to) : "cannot open");
+		st = al_err_set(err, AL_EIO, "%s: %s", path,
+		                to ? sqlite3_errmsg(to) : "cannot open");
 		goto out;
 	}
 	st = copy_db(d->db, to, d, err);
@@ -221,16 +226,16 @@ out:
 }
 
 static const store_ops sqlite_ops = {
-	.name = "sqlite",
-	.blob_type = "BLOB",
-	.close = sq_close,
-	.exec = sq_exec,
-	.begin = sq_begin,
-	.commit = sq_commit,
-	.rollback = sq_rollback,
-	.run = sq_run,
-	.backup = sq_backup,
-	.restore = sq_restore,
+    .name = "sqlite",
+    .blob_type = "BLOB",
+    .close = sq_close,
+    .exec = sq_exec,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .run = sq_run,
+    .backup = sq_backup,
+    .restore = sq_restore,
 };
 
 al_status store_sqlite_open(const char *path, const store_ops **ops, store_drv **out, al_err *err)
@@ -239,9 +244,8 @@ al_status store_sqlite_open(const char *path, const store_ops **ops, store_drv *
 	if (d == NULL)
 		return al_err_set(err, AL_ENOMEM, "out of memory");
 	al_status st;
-	int rc = sqlite3_open_v2(path, &d->db,
-	                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-	                         NULL);
+	int rc = sqlite3_open_v2(
+	    path, &d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		st = al_err_set(err, rc == SQLITE_NOMEM ? AL_ENOMEM : AL_ESTORE, "%s: %s", path,
 		                d->db ? sqlite3_errmsg(d->db) : sqlite3_errstr(rc));
@@ -249,8 +253,7 @@ al_status store_sqlite_open(const char *path, const store_ops **ops, store_drv *
 	}
 	sqlite3_busy_timeout(d->db, BUSY_TIMEOUT_MS);
 	sqlite3_extended_result_codes(d->db, 0);
-	st = sq_exec(d,
-	             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+	st = sq_exec(d, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
 	             err);
 	if (st != AL_OK) {
 		char msg[AL_ERR_MAX];

@@ -86,32 +86,32 @@ static store *reopen(void)
 /* A small registry: clients A1 (two sessions), B2 (a skipped item), C3 (a
  * therapist-side instrument), in an order that is not sorted. */
 static const char registry[] =
-	"client_id,therapist_id,session,date,modality,instrument,item,value\n"
-	"B2,T2,1,2025-02-03,phone,phq9,1,2\n"
-	"B2,T2,1,2025-02-03,phone,phq9,2,\n"
-	"B2,T2,1,2025-02-03,phone,phq9,3,1\n"
-	"B2,T2,1,2025-02-03,phone,phq9,4,1\n"
-	"B2,T2,1,2025-02-03,phone,phq9,5,0\n"
-	"B2,T2,1,2025-02-03,phone,phq9,6,3\n"
-	"B2,T2,1,2025-02-03,phone,phq9,7,2\n"
-	"B2,T2,1,2025-02-03,phone,phq9,8,1\n"
-	"B2,T2,1,2025-02-03,phone,phq9,9,0\n"
-	"A1,T1,1,2025-01-06,in_person,gad7,1,3\n"
-	"A1,T1,1,2025-01-06,in_person,gad7,2,3\n"
-	"A1,T1,1,2025-01-06,in_person,gad7,3,2\n"
-	"A1,T1,1,2025-01-06,in_person,gad7,4,2\n"
-	"A1,T1,1,2025-01-06,in_person,gad7,5,1\n"
-	"A1,T1,1,2025-01-06,in_person,gad7,6,1\n"
-	"A1,T1,1,2025-01-06,in_person,gad7,7,0\n"
-	"A1,T1,2,2025-01-13,video,gad7,1,2\n"
-	"A1,T1,2,2025-01-13,video,gad7,2,2\n"
-	"A1,T1,2,2025-01-13,video,gad7,3,1\n"
-	"A1,T1,2,2025-01-13,video,gad7,4,1\n"
-	"A1,T1,2,2025-01-13,video,gad7,5,1\n"
-	"A1,T1,2,2025-01-13,video,gad7,6,0\n"
-	"A1,T1,2,2025-01-13,video,gad7,7,0\n"
-	"\"C,3\",T1,1,2025-03-01,in_person,gad2,1,1\n"
-	"\"C,3\",T1,1,2025-03-01,in_person,gad2,2,2\n";
+    "client_id,therapist_id,session,date,modality,instrument,item,value\n"
+    "B2,T2,1,2025-02-03,phone,phq9,1,2\n"
+    "B2,T2,1,2025-02-03,phone,phq9,2,\n"
+    "B2,T2,1,2025-02-03,phone,phq9,3,1\n"
+    "B2,T2,1,2025-02-03,phone,phq9,4,1\n"
+    "B2,T2,1,2025-02-03,phone,phq9,5,0\n"
+    "B2,T2,1,2025-02-03,phone,phq9,6,3\n"
+    "B2,T2,1,2025-02-03,phone,phq9,7,2\n"
+    "B2,T2,1,2025-02-03,phone,phq9,8,1\n"
+    "B2,T2,1,2025-02-03,phone,phq9,9,0\n"
+    "A1,T1,1,2025-01-06,in_person,gad7,1,3\n"
+    "A1,T1,1,2025-01-06,in_person,gad7,2,3\n"
+    "A1,T1,1,2025-01-06,in_person,gad7,3,2\n"
+    "A1,T1,1,2025-01-06,in_person,gad7,4,2\n"
+    "A1,T1,1,2025-01-06,in_person,gad7,5,1\n"
+    "A1,T1,1,2025-01-06,in_person,gad7,6,1\n"
+    "A1,T1,1,2025-01-06,in_person,gad7,7,0\n"
+    "A1,T1,2,2025-01-13,video,gad7,1,2\n"
+    "A1,T1,2,2025-01-13,video,gad7,2,2\n"
+    "A1,T1,2,2025-01-13,video,gad7,3,1\n"
+    "A1,T1,2,2025-01-13,video,gad7,4,1\n"
+    "A1,T1,2,2025-01-13,video,gad7,5,1\n"
+    "A1,T1,2,2025-01-13,video,gad7,6,0\n"
+    "A1,T1,2,2025-01-13,video,gad7,7,0\n"
+    "\"C,3\",T1,1,2025-03-01,in_person,gad2,1,1\n"
+    "\"C,3\",T1,1,2025-03-01,in_person,gad2,2,2\n";
 
 static al_status import_text(store *s, const char *text, int keep_going, const char *rejects,
                              store_import_stats *st, problems *pr, al_err *err)
@@ -360,10 +360,10 @@ static void test_import_scores(void **state)
 	(void)state;
 	store *s = fresh();
 	static const char scores[] =
-		"client_id,therapist_id,session,date,modality,instrument,score,scale\n"
-		"A1,T1,1,2025-01-06,in_person,phq9,14,total\n"
-		"A1,T1,2,2025-01-13,in_person,phq9,9,total\n"
-		"B2,T1,1,2025-01-07,video,wai_sr,3.5,total\n";
+	    "client_id,therapist_id,session,date,modality,instrument,score,scale\n"
+	    "A1,T1,1,2025-01-06,in_person,phq9,14,total\n"
+	    "A1,T1,2,2025-01-13,in_person,phq9,9,total\n"
+	    "B2,T1,1,2025-01-07,video,wai_sr,3.5,total\n";
 	store_import_stats st;
 	import_ok(s, scores, &st);
 	assert_int_equal(st.added, 3);
@@ -416,8 +416,11 @@ static void test_submit_raises_alert(void **state)
 	store_counts again = counts(s);
 	assert_true(same_counts(&after, &again));
 	/* an unknown client */
-	store_submission sub = {.client = "nobody", .session = 1, .date = "2025-01-20",
-	                        .inst = tu_find(&lib, "phq9"), .values = phq9_risk};
+	store_submission sub = {.client = "nobody",
+	                        .session = 1,
+	                        .date = "2025-01-20",
+	                        .inst = tu_find(&lib, "phq9"),
+	                        .values = phq9_risk};
 	al_err e3 = {0};
 	assert_int_equal(store_submit(s, &sub, NULL, &e3), AL_ENOTFOUND);
 	store_close(s);
@@ -608,11 +611,13 @@ static void fault_loop(store *s, op_fn op, al_status how, int sticky, const char
 		store_fault_arm(s, 0, AL_OK, 0);
 		if (st == AL_OK) {
 			if (calls >= n)
-				fail_msg("%s: call %ld failed but the operation succeeded", name, n);
+				fail_msg("%s: call %ld failed but the operation succeeded", name,
+				         n);
 			break;
 		}
 		if (st != (sticky ? AL_ESTORE : how) || strstr(err.msg, "injected") == NULL)
-			fail_msg("%s: call %ld: unexpected %s: %s", name, n, al_status_str(st), err.msg);
+			fail_msg("%s: call %ld: unexpected %s: %s", name, n, al_status_str(st),
+			         err.msg);
 		store_counts now = counts(s);
 		if (!same_counts(&before, &now))
 			fail_msg("%s: call %ld failed and left partial data", name, n);
@@ -684,22 +689,22 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_init_and_reopen),
-		cmocka_unit_test(test_wrong_key_refused),
-		cmocka_unit_test(test_import_export_round_trip),
-		cmocka_unit_test(test_reimport_changes_nothing),
-		cmocka_unit_test(test_import_all_or_nothing),
-		cmocka_unit_test(test_import_keep_going),
-		cmocka_unit_test(test_import_scores),
-		cmocka_unit_test(test_submit_raises_alert),
-		cmocka_unit_test(test_notes_encrypted_and_versioned),
-		cmocka_unit_test(test_audit_chain_detects_tampering),
-		cmocka_unit_test(test_backup_restore_round_trip),
-		cmocka_unit_test(test_faults_busy),
-		cmocka_unit_test(test_faults_io),
-		cmocka_unit_test(test_faults_lost_connection),
+	    cmocka_unit_test(test_init_and_reopen),
+	    cmocka_unit_test(test_wrong_key_refused),
+	    cmocka_unit_test(test_import_export_round_trip),
+	    cmocka_unit_test(test_reimport_changes_nothing),
+	    cmocka_unit_test(test_import_all_or_nothing),
+	    cmocka_unit_test(test_import_keep_going),
+	    cmocka_unit_test(test_import_scores),
+	    cmocka_unit_test(test_submit_raises_alert),
+	    cmocka_unit_test(test_notes_encrypted_and_versioned),
+	    cmocka_unit_test(test_audit_chain_detects_tampering),
+	    cmocka_unit_test(test_backup_restore_round_trip),
+	    cmocka_unit_test(test_faults_busy),
+	    cmocka_unit_test(test_faults_io),
+	    cmocka_unit_test(test_faults_lost_connection),
 	};
 	return cmocka_run_group_tests_name(getenv("ALLIANCE_TEST_DB") ? "store (postgresql)"
-	                                                               : "store (sqlite)",
+	                                                              : "store (sqlite)",
 	                                   tests, setup, teardown);
 }

@@ -54,7 +54,7 @@ static const char *const migrations[] = {
     "  PRIMARY KEY (practice_id, course_id),\n"
     "  FOREIGN KEY (practice_id, client_id) REFERENCES clients (practice_id, client_id),\n"
     "  FOREIGN KEY (practice_id, therapist_id) REFERENCES users (practice_id, user_id));\n"
-    "CREATE INDEX courses_client ON courses (practice_id, client_id);\n"
+    "CREATE INDEX courses_client ON courses (practice_id, client_id, course_id);\n"
     "CREATE TABLE sessions (practice_id BIGINT NOT NULL, session_id BIGINT NOT NULL,\n"
     "  course_id BIGINT NOT NULL, number INTEGER NOT NULL CHECK (number >= 1),\n"
     "  held_on TEXT NOT NULL,\n"

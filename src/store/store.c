@@ -512,7 +512,7 @@ al_status store_open(store **out, const store_opts *o, al_err *err)
 			    url);
 			goto fail;
 		}
-		st = store_sqlite_open(path, &s->ops, &s->drv, err);
+		st = store_sqlite_open(path, o->busy_ms, &s->ops, &s->drv, err);
 	}
 	if (st != AL_OK)
 		goto fail;

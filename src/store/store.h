@@ -78,7 +78,8 @@ typedef struct store_ops {
 
 /* Backends: connect to a URL already stripped of nothing (the backend
  * parses its own form). */
-al_status store_sqlite_open(const char *path, const store_ops **ops, store_drv **d, al_err *err);
+al_status store_sqlite_open(const char *path, int busy_ms, const store_ops **ops, store_drv **d,
+                            al_err *err);
 al_status store_pg_open(const char *url, const store_ops **ops, store_drv **d, al_err *err);
 
 /* ---- the store -------------------------------------------------------- */
@@ -97,6 +98,7 @@ typedef struct store_opts {
 	const char *actor; /* who, for the audit log; NULL: $ALLIANCE_USER, else "cli:$USER" */
 	int64_t practice;  /* tenant; 0 means 1, the default practice */
 	int init;          /* 1: create or upgrade the schema and the key file */
+	int busy_ms;       /* SQLite: how long a writer waits for the lock; 0: 5000 */
 } store_opts;
 
 /* Open the database. Without init, a database whose schema is older than

@@ -238,7 +238,8 @@ static const store_ops sqlite_ops = {
     .restore = sq_restore,
 };
 
-al_status store_sqlite_open(const char *path, const store_ops **ops, store_drv **out, al_err *err)
+al_status store_sqlite_open(const char *path, int busy_ms, const store_ops **ops, store_drv **out,
+                            al_err *err)
 {
 	store_drv *d = calloc(1, sizeof *d);
 	if (d == NULL)
@@ -251,7 +252,7 @@ al_status store_sqlite_open(const char *path, const store_ops **ops, store_drv *
 		                d->db ? sqlite3_errmsg(d->db) : sqlite3_errstr(rc));
 		goto fail;
 	}
-	sqlite3_busy_timeout(d->db, BUSY_TIMEOUT_MS);
+	sqlite3_busy_timeout(d->db, busy_ms > 0 ? busy_ms : BUSY_TIMEOUT_MS);
 	sqlite3_extended_result_codes(d->db, 0);
 	st = sq_exec(d, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
 	             err);

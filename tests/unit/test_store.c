@@ -571,6 +571,39 @@ static void test_backup_restore_round_trip(void **state)
 	store_close(s);
 }
 
+/* ---- one writer, concurrent readers ------------------------------------------------------ */
+
+static void test_one_writer_readers_concurrent(void **state)
+{
+	(void)state;
+	store *w = fresh();
+	store_import_stats st;
+	import_ok(w, registry, &st);
+	store_opts o = {.url = url, .key = keyfile, .actor = "second", .busy_ms = 100};
+	store *r = NULL;
+	al_err err = {0};
+	assert_int_equal(store_open(&r, &o, &err), AL_OK);
+	/* the first holds an open write transaction */
+	assert_int_equal(store_begin(w, &err), AL_OK);
+	assert_int_equal(store_audit(w, "test", "lock", "held", &err), AL_OK);
+	/* a reader is not blocked, and sees the last committed state */
+	store_counts c = counts(r);
+	assert_int_equal(c.admins, 4);
+	if (!is_pg) {
+		/* a second writer waits busy_ms, then gets AL_EBUSY and writes nothing */
+		int alerts;
+		al_err e2 = {0};
+		assert_int_equal(submit(r, 3, &alerts, &e2), AL_EBUSY);
+		assert_int_equal(counts(r).admins, 4);
+	}
+	store_rollback(w);
+	int alerts;
+	assert_int_equal(submit(r, 3, &alerts, &err), AL_OK);
+	assert_int_equal(counts(w).admins, 5);
+	store_close(r);
+	store_close(w);
+}
+
 /* ---- fault injection ----------------------------------------------------------------------- */
 
 typedef al_status (*op_fn)(store *s, al_err *err);
@@ -624,6 +657,7 @@ static void fault_loop(store *s, op_fn op, al_status how, int sticky, const char
 		assert_true(n < 10000);
 	}
 	assert_true(n > 3);
+	printf("# %s: %ld failure points, each clean\n", name, n - 1);
 	store_counts after = counts(s);
 	assert_false(same_counts(&before, &after));
 }
@@ -700,6 +734,7 @@ int main(void)
 	    cmocka_unit_test(test_notes_encrypted_and_versioned),
 	    cmocka_unit_test(test_audit_chain_detects_tampering),
 	    cmocka_unit_test(test_backup_restore_round_trip),
+	    cmocka_unit_test(test_one_writer_readers_concurrent),
 	    cmocka_unit_test(test_faults_busy),
 	    cmocka_unit_test(test_faults_io),
 	    cmocka_unit_test(test_faults_lost_connection),

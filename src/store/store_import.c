@@ -9,9 +9,11 @@
  * in the time budget (docs/BENCHMARKS.md). Re-importing a file finds every
  * administration already present and changes nothing.
  *
- * With keep_going, rows with problems (and every row of an administration
- * whose rows conflict) are written unchanged to the rejects file and the
- * rest is imported. */
+ * With keep_going, rows with problems are written unchanged to the rejects
+ * file and the rest is imported, except that an administration is kept or
+ * rejected whole: when its rows conflict, or when one of its rows is bad
+ * (an answer out of range), all its rows go to the rejects file, so that a
+ * corrected rejects file can be imported as it is. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +46,9 @@ typedef struct imp {
 	size_t nbad, badcap;
 	const admin_set *set;
 	size_t cursor;
+	/* keep_going: administrations with a bad row, "client\x1fsession\x1finstrument" */
+	char **taint;
+	size_t ntaint, taintcap;
 } imp;
 
 static uint64_t hash_bytes(const char *p, size_t n)
@@ -138,6 +143,56 @@ static al_status reject_line(imp *m, long line, al_err *err)
 	return AL_OK;
 }
 
+/* The key of the administration a bad row belongs to, from its raw fields
+ * (NULL when the row is too short to say). Caller frees. */
+static char *raw_key(const itemrow_cols *cols, const csv_reader *r)
+{
+	int ic = cols->idx[COL_CLIENT], is = cols->idx[COL_SESSION], ii = cols->idx[COL_INSTRUMENT];
+	if (ic < 0 || is < 0 || ii < 0 || (size_t)ic >= r->nfields || (size_t)is >= r->nfields ||
+	    (size_t)ii >= r->nfields)
+		return NULL;
+	const csv_field *c = &r->f[ic], *se = &r->f[is], *in = &r->f[ii];
+	char *k = malloc(c->len + se->len + in->len + 3);
+	if (k != NULL)
+		sprintf(k, "%.*s\x1f%.*s\x1f%.*s", (int)c->len, c->p, (int)se->len, se->p,
+		        (int)in->len, in->p);
+	return k;
+}
+
+static al_status taint(imp *m, char *key, al_err *err)
+{
+	if (key == NULL)
+		return AL_OK;
+	if (m->ntaint == m->taintcap) {
+		size_t cap = m->taintcap ? 2 * m->taintcap : 64;
+		char **t = realloc(m->taint, cap * sizeof *t);
+		if (t == NULL) {
+			free(key);
+			return al_err_set(err, AL_ENOMEM, "out of memory");
+		}
+		m->taint = t;
+		m->taintcap = cap;
+	}
+	m->taint[m->ntaint++] = key;
+	return AL_OK;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int tainted(const imp *m, const admin *a)
+{
+	if (m->ntaint == 0)
+		return 0;
+	char key[2 * ITEMROW_ID_MAX + INST_ID_MAX + 16];
+	snprintf(key, sizeof key, "%.*s\x1f%d\x1f%s", (int)a->client_len, a->client, a->session,
+	         a->inst->id);
+	const char *k = key;
+	return bsearch(&k, m->taint, m->ntaint, sizeof *m->taint, cmp_str) != NULL;
+}
+
 static int same_group(const admin_set *set, const admin_row *r, const admin *a)
 {
 	return r->client_len == a->client_len && memcmp(r->client, a->client, a->client_len) == 0 &&
@@ -148,7 +203,7 @@ static int same_group(const admin_set *set, const admin_row *r, const admin *a)
  * when a is NULL) that belongs to no administration passed on was part of
  * a conflicting one: reject it. Relies on admin_set_each walking the sorted
  * rows in order. */
-static al_status reject_skipped(imp *m, const admin *a, al_err *err)
+static al_status reject_skipped(imp *m, const admin *a, int reject_a, al_err *err)
 {
 	const admin_set *set = m->set;
 	while (m->cursor < set->n && (a == NULL || !same_group(set, &set->rows[m->cursor], a))) {
@@ -157,8 +212,14 @@ static al_status reject_skipped(imp *m, const admin *a, al_err *err)
 			return st;
 		m->cursor++;
 	}
-	while (a != NULL && m->cursor < set->n && same_group(set, &set->rows[m->cursor], a))
+	while (a != NULL && m->cursor < set->n && same_group(set, &set->rows[m->cursor], a)) {
+		if (reject_a) {
+			al_status st = reject_line(m, set->rows[m->cursor].line, err);
+			if (st != AL_OK)
+				return st;
+		}
 		m->cursor++;
+	}
 	return AL_OK;
 }
 
@@ -166,8 +227,11 @@ static al_status on_admin(void *ctx, const admin *a, al_err *err)
 {
 	imp *m = ctx;
 	al_status st;
-	if (m->o->keep_going && (st = reject_skipped(m, a, err)) != AL_OK)
-		return st;
+	if (m->o->keep_going) {
+		int bad = tainted(m, a);
+		if ((st = reject_skipped(m, a, bad, err)) != AL_OK || bad)
+			return st;
+	}
 	st = locate(m, a->client, a->client_len, a->therapist, a->therapist_len, a->session,
 	            a->date, a->mod, err);
 	if (st != AL_OK)
@@ -320,7 +384,9 @@ al_status store_import(store *s, const char *buf, size_t len, const store_import
 		itemrow row;
 		if (itemrow_parse(&cols, &r, o->lib, o->file, &row, err) != AL_OK) {
 			problems_add(pr, err);
-			if (o->keep_going && (st = reject_line(&m, r.line, err)) != AL_OK)
+			if (o->keep_going && ((st = reject_line(&m, r.line, err)) != AL_OK ||
+			                      (cols.format == ROWFMT_ITEMS &&
+			                       (st = taint(&m, raw_key(&cols, &r), err)) != AL_OK)))
 				goto out_prog;
 			continue;
 		}
@@ -336,9 +402,11 @@ al_status store_import(store *s, const char *buf, size_t len, const store_import
 	os_progress_end(&m.prog, stats->rows);
 	if (cols.format == ROWFMT_ITEMS && (o->keep_going || pr->total == 0)) {
 		os_progress_start(&m.prog, "writing", set.n / 8 + 1, o->quiet);
+		if (m.ntaint > 0)
+			qsort(m.taint, m.ntaint, sizeof *m.taint, cmp_str);
 		st = admin_set_each(&set, o->file, pr, on_admin, &m, err);
 		if (st == AL_OK && o->keep_going)
-			st = reject_skipped(&m, NULL, err);
+			st = reject_skipped(&m, NULL, 0, err);
 		os_progress_end(&m.prog, stats->admins);
 		if (st != AL_OK)
 			goto out;
@@ -366,6 +434,9 @@ out:
 		st = store_end(s, own, st, err);
 	free(m.tab);
 	free(m.bad);
+	for (size_t i = 0; i < m.ntaint; i++)
+		free(m.taint[i]);
+	free(m.taint);
 	admin_set_cleanup(&set);
 	csv_cleanup(&r);
 	return st;

@@ -355,6 +355,32 @@ static void test_import_keep_going(void **state)
 	store_close(s);
 }
 
+/* A bad answer rejects its whole administration, not just its row. */
+static void test_import_keep_going_rejects_whole_administration(void **state)
+{
+	(void)state;
+	store *s = fresh();
+	char *bad = strdup(registry);
+	char *p = strstr(bad, "B2,T2,1,2025-02-03,phone,phq9,6,3");
+	p[strlen("B2,T2,1,2025-02-03,phone,phq9,6,")] = '7'; /* out of range */
+	char rejects[512];
+	snprintf(rejects, sizeof rejects, "%s/rejects%d.csv", dir, serial);
+	problems pr;
+	problems_init(&pr);
+	store_import_stats st;
+	al_err err = {0};
+	assert_int_equal(import_text(s, bad, 1, rejects, &st, &pr, &err), AL_OK);
+	assert_int_equal(pr.total, 1);
+	assert_int_equal(st.added, 3);
+	assert_int_equal(st.rejected_rows, 9);
+	store_counts c = counts(s);
+	assert_int_equal(c.admins, 3);
+	assert_int_equal(c.clients, 2);
+	problems_cleanup(&pr);
+	free(bad);
+	store_close(s);
+}
+
 static void test_import_scores(void **state)
 {
 	(void)state;
@@ -729,6 +755,7 @@ int main(void)
 	    cmocka_unit_test(test_reimport_changes_nothing),
 	    cmocka_unit_test(test_import_all_or_nothing),
 	    cmocka_unit_test(test_import_keep_going),
+	    cmocka_unit_test(test_import_keep_going_rejects_whole_administration),
 	    cmocka_unit_test(test_import_scores),
 	    cmocka_unit_test(test_submit_raises_alert),
 	    cmocka_unit_test(test_notes_encrypted_and_versioned),

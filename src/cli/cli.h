@@ -11,6 +11,9 @@
 #define CLI_FAIL 1
 #define CLI_USAGE 2
 
+int cmd_lmm(int argc, char **argv);
+int cmd_etr(int argc, char **argv);
+
 
 
 

@@ -12,6 +12,8 @@ static const struct command {
 	int (*run)(int argc, char **argv);
 	const char *summary;
 } commands[] = {
+	{"lmm", cmd_lmm, "fit a linear mixed model (lme4 formula syntax)"},
+	{"etr", cmd_etr, "expected treatment response: fit curves, check clients"},
 };
 
 static void usage(FILE *out)

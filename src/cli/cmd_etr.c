@@ -1,0 +1,7 @@
+#include "cli.h"
+int cmd_etr(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return CLI_FAIL;
+}

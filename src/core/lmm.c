@@ -23,11 +23,13 @@
 #include <lapacke.h>
 #include <math.h>
 #include <nlopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_ORDER 4 /* variables in one interaction */
+#define LMM_THREADS 2
 
 /* One design column: the product of numeric variables and factor
  * indicators (level >= 0: 1 when the row's code is that level). */
@@ -57,6 +59,8 @@ struct lmm_work {
 	double *C;                   /* m × m, column-major, symmetric */
 	/* evaluation workspace */
 	double *W, *Lg, *Cw;
+	double *acc;                 /* per thread: sum and compensation, packed */
+	int threads;
 	double T[FORMULA_MAX_RE][FORMULA_MAX_RE_COLS * FORMULA_MAX_RE_COLS];
 	double ldL, ldRX, r2;
 	int reml;
@@ -67,7 +71,7 @@ struct lmm_work {
 void lmm_opts_default(lmm_opts *o)
 {
 	o->reml = 1;
-	o->ftol_abs = 1e-10;
+	o->ftol_abs = 0;
 	o->xtol_abs = 1e-10;
 	o->maxeval = 100000;
 	o->grad_tol = 2e-3;
@@ -75,6 +79,7 @@ void lmm_opts_default(lmm_opts *o)
 	o->sing_tol = 1e-4;
 	o->rank_tol = 1e-9;
 	o->max_dense = 3000;
+	o->threads = 2;
 }
 
 /* ---- small dense helpers (row-major p × p, p <= 8) ---- */
@@ -510,12 +515,14 @@ static al_status build_crossprod(lmm_model *m, const lmm_opts *o, al_err *err)
 	w->bstart = calloc(n1 + 1, sizeof *w->bstart);
 	w->C = calloc(mm * mm, sizeof *w->C);
 	w->Cw = calloc(mm * mm, sizeof *w->Cw);
+	w->acc = malloc(LMM_THREADS * 2 * (mm * (mm + 1) / 2) * sizeof *w->acc);
+	w->threads = o->threads < 1 ? 1 : o->threads > LMM_THREADS ? LMM_THREADS : o->threads;
 	w->colterm = calloc((size_t)w->q2 + 1, sizeof *w->colterm);
 	mark = malloc(((size_t)w->q2 + 1) * sizeof *mark);
 	xmin = malloc((size_t)p * sizeof *xmin);
 	xmax = malloc((size_t)p * sizeof *xmax);
 	w->Lg = malloc(n1 * (size_t)(p1 * p1) * sizeof *w->Lg);
-	if (!start || !perm || !w->A11 || !w->bstart || !w->C || !w->Cw || !w->colterm || !mark ||
+	if (!start || !perm || !w->A11 || !w->bstart || !w->C || !w->Cw || !w->acc || !w->colterm || !mark ||
 	    !xmin || !xmax || !w->Lg)
 		goto out;
 	for (int k = 1; k < m->nterms; k++)
@@ -826,6 +833,7 @@ void lmm_free(lmm_model *m)
 		free(w->W);
 		free(w->Lg);
 		free(w->Cw);
+		free(w->acc);
 		free(w);
 	}
 	for (int k = 0; k < m->nterms; k++)
@@ -840,52 +848,30 @@ void lmm_free(lmm_model *m)
 
 /* ---- the profiled deviance ---- */
 
-/* Factor everything for theta; 0 on success. Leaves L_g in w->Lg, the
- * off-diagonal block in w->W and the dense factor in w->Cw. */
-static int factor(lmm_model *m, const double *theta)
+/* One thread's share of the levels of the first term: factor L_g, form
+ * W_g, and accumulate Σ W_g W_g' (compensated) and log|L_g|². */
+typedef struct part {
+	lmm_model *m;
+	int32_t g0, g1;
+	double *acc, *comp; /* packed lower triangle, m(m+1)/2 */
+	double mant;        /* Π|L_g|² = mant · 2^expo */
+	long expo;
+	int fail;
+} part;
+
+static inline __attribute__((always_inline)) void factor_range(part *pt, const int p1)
 {
+	lmm_model *m = pt->m;
 	lmm_work *w = m->w;
-	int p1 = w->p1, q2 = w->q2;
+	int q2 = w->q2;
 	size_t mm = (size_t)w->m;
-	theta_to_T(m, theta);
-	/* Cw = Λd' C Λd + diag(I_q2, 0) */
-	memcpy(w->Cw, w->C, mm * mm * sizeof *w->Cw);
-	for (int k = 1; k < m->nterms; k++) {
-		int pk = m->terms[k].p;
-		const double *T = w->T[k];
-		double tmp[FORMULA_MAX_RE_COLS];
-		for (int l = 0; l < m->terms[k].nlev; l++) {
-			size_t c0 = (size_t)w->d_off[k] + (size_t)l * (size_t)pk;
-			/* columns: Cw[:, c0..] T */
-			for (size_t i = 0; i < mm; i++) {
-				for (int j = 0; j < pk; j++) {
-					double s = 0;
-					for (int t = j; t < pk; t++)
-						s += w->Cw[i + (c0 + (size_t)t) * mm] * T[t * pk + j];
-					tmp[j] = s;
-				}
-				for (int j = 0; j < pk; j++)
-					w->Cw[i + (c0 + (size_t)j) * mm] = tmp[j];
-			}
-			/* rows: T' Cw[c0.., :] */
-			for (size_t i = 0; i < mm; i++) {
-				for (int j = 0; j < pk; j++) {
-					double s = 0;
-					for (int t = j; t < pk; t++)
-						s += T[t * pk + j] * w->Cw[(c0 + (size_t)t) + i * mm];
-					tmp[j] = s;
-				}
-				for (int j = 0; j < pk; j++)
-					w->Cw[(c0 + (size_t)j) + i * mm] = tmp[j];
-			}
-		}
-	}
-	for (int c = 0; c < q2; c++)
-		w->Cw[(size_t)c + (size_t)c * mm] += 1;
-	/* the block-diagonal part, level by level */
 	const double *T0 = w->T[0];
-	double ld = 0;
-	for (int32_t g = 0; g < w->n1; g++) {
+	double *acc = pt->acc, *comp = pt->comp;
+	double mant = 1;
+	long expo = 0;
+	memset(acc, 0, mm * (mm + 1) / 2 * sizeof *acc);
+	memset(comp, 0, mm * (mm + 1) / 2 * sizeof *comp);
+	for (int32_t g = pt->g0; g < pt->g1; g++) {
 		const double *A = w->A11 + (size_t)g * (size_t)(p1 * p1);
 		double *L = w->Lg + (size_t)g * (size_t)(p1 * p1);
 		double AT[FORMULA_MAX_RE_COLS * FORMULA_MAX_RE_COLS];
@@ -904,10 +890,22 @@ static int factor(lmm_model *m, const double *theta)
 				L[i * p1 + j] = s + (i == j);
 				L[j * p1 + i] = L[i * p1 + j];
 			}
-		if (!chol_small(p1, L))
-			return -1;
+		if (!chol_small(p1, L)) {
+			pt->fail = 1;
+			return;
+		}
+		/* log|L_g|² summed as a product of determinants with the binary
+		 * exponent split off: one log per thread instead of p1 per level,
+		 * and no overflow */
+		double det = 1;
 		for (int i = 0; i < p1; i++)
-			ld += 2 * log(L[i * p1 + i]);
+			det *= L[i * p1 + i];
+		mant *= det * det;
+		if ((g & 15) == 15) {
+			int e;
+			mant = frexp(mant, &e);
+			expo += e;
+		}
 		size_t b0 = w->bstart[g], b1 = w->bstart[g + 1];
 		const double *Bg = w->B + b0 * (size_t)p1;
 		double *Wg = w->W + b0 * (size_t)p1;
@@ -958,10 +956,124 @@ static int factor(lmm_model *m, const double *theta)
 				double s = 0;
 				for (int j = 0; j < p1; j++)
 					s += Wg[a * (size_t)p1 + (size_t)j] * Wg[b * (size_t)p1 + (size_t)j];
-				w->Cw[ca + cb * mm] -= s;
+				/* Neumaier's compensated sum: these sums over 10^5..10^6
+				 * levels nearly cancel y'y, and plain double rounding makes
+				 * the deviance noisy at 1e-11 relative, enough to stall
+				 * BOBYQA and the finite-difference checks on large data */
+				size_t k = cb * mm - cb * (cb + 1) / 2 + ca;
+				double t = acc[k] + s;
+				if (fabs(acc[k]) >= fabs(s))
+					comp[k] += (acc[k] - t) + s;
+				else
+					comp[k] += (s - t) + acc[k];
+				acc[k] = t;
 			}
 		}
 	}
+	{
+		int e;
+		mant = frexp(mant, &e);
+		expo += e;
+	}
+	pt->mant = mant;
+	pt->expo = expo;
+	pt->fail = 0;
+}
+
+/* The per-level arithmetic specialised for the common small orders, so the
+ * compiler unrolls the tiny loops (p1 = 2 is the growth-curve case). */
+static void *factor_part(void *arg)
+{
+	part *pt = arg;
+	switch (pt->m->w->p1) {
+	case 1: factor_range(pt, 1); break;
+	case 2: factor_range(pt, 2); break;
+	case 3: factor_range(pt, 3); break;
+	default: factor_range(pt, pt->m->w->p1); break;
+	}
+	return NULL;
+}
+
+/* Factor everything for theta; 0 on success. Leaves L_g in w->Lg, the
+ * off-diagonal block in w->W and the dense factor in w->Cw. */
+static int factor(lmm_model *m, const double *theta)
+{
+	lmm_work *w = m->w;
+	int q2 = w->q2;
+	size_t mm = (size_t)w->m;
+	theta_to_T(m, theta);
+	/* Cw = Λd' C Λd + diag(I_q2, 0) */
+	memcpy(w->Cw, w->C, mm * mm * sizeof *w->Cw);
+	for (int k = 1; k < m->nterms; k++) {
+		int pk = m->terms[k].p;
+		const double *T = w->T[k];
+		double tmp[FORMULA_MAX_RE_COLS];
+		for (int l = 0; l < m->terms[k].nlev; l++) {
+			size_t c0 = (size_t)w->d_off[k] + (size_t)l * (size_t)pk;
+			/* columns: Cw[:, c0..] T */
+			for (size_t i = 0; i < mm; i++) {
+				for (int j = 0; j < pk; j++) {
+					double s = 0;
+					for (int t = j; t < pk; t++)
+						s += w->Cw[i + (c0 + (size_t)t) * mm] * T[t * pk + j];
+					tmp[j] = s;
+				}
+				for (int j = 0; j < pk; j++)
+					w->Cw[i + (c0 + (size_t)j) * mm] = tmp[j];
+			}
+			/* rows: T' Cw[c0.., :] */
+			for (size_t i = 0; i < mm; i++) {
+				for (int j = 0; j < pk; j++) {
+					double s = 0;
+					for (int t = j; t < pk; t++)
+						s += T[t * pk + j] * w->Cw[(c0 + (size_t)t) + i * mm];
+					tmp[j] = s;
+				}
+				for (int j = 0; j < pk; j++)
+					w->Cw[(c0 + (size_t)j) + i * mm] = tmp[j];
+			}
+		}
+	}
+	for (int c = 0; c < q2; c++)
+		w->Cw[(size_t)c + (size_t)c * mm] += 1;
+	/* the block-diagonal part, level by level, on up to two threads */
+	part parts[LMM_THREADS];
+	int np = w->n1 >= 20000 && w->threads > 1 ? w->threads : 1;
+	pthread_t tid[LMM_THREADS];
+	int started[LMM_THREADS] = {0};
+	for (int t = 0; t < np; t++) {
+		parts[t] = (part){.m = m,
+		                  .g0 = (int32_t)((int64_t)w->n1 * t / np),
+		                  .g1 = (int32_t)((int64_t)w->n1 * (t + 1) / np),
+		                  .acc = w->acc + (size_t)t * 2 * (mm * (mm + 1) / 2),
+		                  .comp = w->acc + ((size_t)t * 2 + 1) * (mm * (mm + 1) / 2),
+		                  .fail = 1};
+		if (t > 0 && pthread_create(&tid[t], NULL, factor_part, &parts[t]) == 0)
+			started[t] = 1;
+	}
+	factor_part(&parts[0]);
+	for (int t = 1; t < np; t++) {
+		if (started[t])
+			pthread_join(tid[t], NULL);
+		else
+			factor_part(&parts[t]); /* no thread: do it here */
+	}
+	double ld = 0;
+	for (int t = 0; t < np; t++) {
+		if (parts[t].fail)
+			return -1;
+		ld += log(parts[t].mant) + (double)parts[t].expo * M_LN2;
+	}
+	for (size_t cb = 0; cb < mm; cb++)
+		for (size_t ca = cb; ca < mm; ca++) {
+			size_t k = cb * mm - cb * (cb + 1) / 2 + ca;
+			double sub = 0, cs = 0;
+			for (int t = 0; t < np; t++) {
+				sub += parts[t].acc[k];
+				cs += parts[t].comp[k];
+			}
+			w->Cw[ca + cb * mm] -= sub + cs;
+		}
 	if (LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', (lapack_int)mm, w->Cw, (lapack_int)mm) != 0)
 		return -1;
 	for (int c = 0; c < q2; c++)
@@ -996,40 +1108,105 @@ static double objective(unsigned n, const double *x, double *grad, void *data)
 	return lmm_deviance(m, x, m->w->reml);
 }
 
+/* Gradient g and Hessian H (row-major) of the deviance at theta by
+ * central differences with step h, as lme4's deriv12 computes them. */
+static void derivs(lmm_model *m, const double *theta, double f0, double h, double *g, double *H)
+{
+	int nt = m->ntheta;
+	double th[64];
+	memcpy(th, theta, (size_t)nt * sizeof *th);
+	for (int i = 0; i < nt; i++) {
+		th[i] = theta[i] + h;
+		double fp = lmm_deviance(m, th, m->reml);
+		th[i] = theta[i] - h;
+		double fm = lmm_deviance(m, th, m->reml);
+		th[i] = theta[i];
+		g[i] = (fp - fm) / (2 * h);
+		H[i * nt + i] = (fp - 2 * f0 + fm) / (h * h);
+	}
+	for (int i = 0; i < nt; i++)
+		for (int j = 0; j < i; j++) {
+			double f4[4];
+			for (int s = 0; s < 4; s++) {
+				th[i] = theta[i] + (s & 1 ? -h : h);
+				th[j] = theta[j] + (s & 2 ? -h : h);
+				f4[s] = lmm_deviance(m, th, m->reml);
+			}
+			th[i] = theta[i];
+			th[j] = theta[j];
+			H[i * nt + j] = H[j * nt + i] = (f4[0] - f4[1] - f4[2] + f4[3]) / (4 * h * h);
+		}
+}
+
+/* 1 if theta index i is a diagonal element (bounded below by 0). */
+static int is_diag_theta(const lmm_model *m, int i)
+{
+	for (int k = 0; k < m->nterms; k++) {
+		const lmm_term *t = &m->terms[k];
+		int idx = t->theta_off;
+		for (int j = 0; j < t->p; j++) {
+			if (idx == i)
+				return 1;
+			idx += t->diag ? 1 : t->p - j;
+		}
+	}
+	return 0;
+}
+
+/* Newton steps on the finite-difference gradient and Hessian after BOBYQA.
+ * On large data (10^6 rows) the deviance is ~10^6 and BOBYQA's quadratic
+ * model stops where the gradient is still of order 1 (lme4 then warns that
+ * the model failed to converge); a few safeguarded Newton steps, accepted
+ * only when they lower the deviance, finish the job. */
+static void polish(lmm_model *m, const lmm_opts *o, double *fmin)
+{
+	int nt = m->ntheta;
+	double g[64], H[64 * 64], L[64 * 64], d[64], th[64];
+	for (int it = 0; it < 8; it++) {
+		derivs(m, m->theta, *fmin, o->fd_step, g, H);
+		memcpy(L, H, (size_t)(nt * nt) * sizeof *L);
+		if (!chol_small(nt, L))
+			return;
+		/* d = -H^-1 g */
+		for (int i = 0; i < nt; i++) {
+			double s = -g[i];
+			for (int j = 0; j < i; j++)
+				s -= L[i * nt + j] * d[j];
+			d[i] = s / L[i * nt + i];
+		}
+		for (int i = nt - 1; i >= 0; i--) {
+			double s = d[i];
+			for (int j = i + 1; j < nt; j++)
+				s -= L[j * nt + i] * d[j];
+			d[i] = s / L[i * nt + i];
+		}
+		int improved = 0;
+		for (double step = 1; step > 1e-3 && !improved; step /= 4) {
+			for (int i = 0; i < nt; i++) {
+				th[i] = m->theta[i] + step * d[i];
+				if (th[i] < 0 && is_diag_theta(m, i))
+					th[i] = 0;
+			}
+			double f = lmm_deviance(m, th, m->reml);
+			if (f < *fmin) {
+				memcpy(m->theta, th, (size_t)nt * sizeof *th);
+				*fmin = f;
+				improved = 1;
+			}
+		}
+		if (!improved)
+			return;
+	}
+}
+
 /* lme4's convergence checks (checkConv): the gradient and Hessian of the
  * deviance by central differences; the gradient scaled by the Cholesky
  * factor of the Hessian must be small. */
 static void check_convergence(lmm_model *m, const lmm_opts *o, double fmin)
 {
 	int nt = m->ntheta;
-	double h = o->fd_step;
-	double th[64], g[64], H[64 * 64], fp[64], fm[64];
-	if (nt > 64) {
-		m->max_grad = m->max_scgrad = NAN;
-		return;
-	}
-	memcpy(th, m->theta, (size_t)nt * sizeof *th);
-	for (int i = 0; i < nt; i++) {
-		th[i] = m->theta[i] + h;
-		fp[i] = lmm_deviance(m, th, m->reml);
-		th[i] = m->theta[i] - h;
-		fm[i] = lmm_deviance(m, th, m->reml);
-		th[i] = m->theta[i];
-		g[i] = (fp[i] - fm[i]) / (2 * h);
-		H[i * nt + i] = (fp[i] - 2 * fmin + fm[i]) / (h * h);
-	}
-	for (int i = 0; i < nt; i++)
-		for (int j = 0; j < i; j++) {
-			double f4[4];
-			for (int s = 0; s < 4; s++) {
-				th[i] = m->theta[i] + (s & 1 ? -h : h);
-				th[j] = m->theta[j] + (s & 2 ? -h : h);
-				f4[s] = lmm_deviance(m, th, m->reml);
-			}
-			th[i] = m->theta[i];
-			th[j] = m->theta[j];
-			H[i * nt + j] = H[j * nt + i] = (f4[0] - f4[1] - f4[2] + f4[3]) / (4 * h * h);
-		}
+	double g[64], H[64 * 64];
+	derivs(m, m->theta, fmin, o->fd_step, g, H);
 	m->max_grad = 0;
 	for (int i = 0; i < nt; i++)
 		if (fabs(g[i]) > m->max_grad)
@@ -1234,7 +1411,8 @@ static int optimise(lmm_model *m, const lmm_opts *o, double *theta, double *fmin
 	nlopt_set_upper_bounds(opt, ub);
 	nlopt_set_initial_step(opt, step);
 	nlopt_set_min_objective(opt, objective, m);
-	nlopt_set_ftol_abs(opt, o->ftol_abs);
+	if (o->ftol_abs > 0)
+		nlopt_set_ftol_abs(opt, o->ftol_abs);
 	nlopt_set_xtol_abs1(opt, o->xtol_abs);
 	nlopt_set_maxeval(opt, o->maxeval);
 	nlopt_result r = nlopt_optimize(opt, theta, fmin);
@@ -1282,6 +1460,7 @@ al_status lmm_fit(lmm_model *m, const lmm_opts *o, al_err *err)
 		return al_err_set(err, AL_ENUMERIC, "optimizer failed (NLopt status %d)", m->opt_status);
 	if (m->opt_status == NLOPT_ROUNDOFF_LIMITED)
 		m->opt_status = NLOPT_SUCCESS;
+	polish(m, o, &fmin);
 	check_convergence(m, o, fmin); /* ends with the factorisation at theta */
 	m->criterion = lmm_deviance(m, m->theta, m->reml);
 	m->nevals = w->nevals;

@@ -33,6 +33,7 @@ typedef struct lmm_opts {
 	double sing_tol;   /* theta below this on a diagonal: singular fit (1e-4) */
 	double rank_tol;   /* relative pivot below which X is rank deficient (1e-9) */
 	size_t max_dense;  /* largest order of the dense block (3000) */
+	int threads;       /* threads for the per-level work, 1 or 2 (2) */
 } lmm_opts;
 
 void lmm_opts_default(lmm_opts *o);

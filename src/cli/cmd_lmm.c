@@ -223,11 +223,17 @@ al_status lmm_cli_load(const char *formula_text, const char *path, formula *f, f
 	int cat[FORMULA_MAX_COLS];
 	for (int c = 0; c < f->ncols; c++) {
 		names[c] = f->cols[c];
-		cat[c] = 0;
+		cat[c] = FRAME_AUTO;
 		for (int k = 0; k < f->nre; k++)
 			for (int g = 0; g < f->re[k].ngroup; g++)
 				if (f->vars[f->re[k].group[g]].col == c)
-					cat[c] = 1;
+					cat[c] = FRAME_CATEGORICAL;
+	}
+	/* columns inside an expression (log(t), the response) must be numbers */
+	for (int v = 0; v < f->nvars; v++) {
+		if (f->vars[v].col >= 0 && v != f->response)
+			continue;
+		formula_mark_cols(f, f->vars[v].expr, cat, FRAME_NUMERIC, FRAME_CATEGORICAL);
 	}
 	st = frame_load(fr, map.data, map.len, path, names, cat, f->ncols, filters, nfilters, err);
 	os_map_release(&map);

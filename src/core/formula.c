@@ -323,6 +323,17 @@ double formula_eval(const formula *f, int node, const double *vals)
 	return NAN;
 }
 
+void formula_mark_cols(const formula *f, int node, int *mark, int value, int keep)
+{
+	if (node < 0)
+		return;
+	const formula_node *n = &f->nodes[node];
+	if (n->op == FX_COL && mark[n->col] != keep)
+		mark[n->col] = value;
+	formula_mark_cols(f, n->a, mark, value, keep);
+	formula_mark_cols(f, n->b, mark, value, keep);
+}
+
 /* ---- term algebra ---- */
 
 static int set_has(const tset *s, formula_term t)
@@ -405,8 +416,6 @@ static void parse_atom(parser *p, tset *s)
 	if (c == '(') {
 		p->pos++;
 		tset in = {0};
-		int save_nre = p->f->nre;
-		(void)save_nre;
 		/* a random-effect term has an implicit intercept on its left side */
 		parse_sum(p, &in, 1);
 		if (p->failed)

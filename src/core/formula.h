@@ -96,6 +96,10 @@ double formula_eval(const formula *f, int node, const double *vals);
  * formula, a newline, spaces and '^'. Returns the bytes written (< outsz). */
 size_t formula_caret(const formula *f, int pos, char *out, size_t outsz);
 
+/* Set mark[c] = value for every data column c under expression node,
+ * except where mark[c] == keep. */
+void formula_mark_cols(const formula *f, int node, int *mark, int value, int keep);
+
 /* Number of variables in a term. */
 int formula_term_order(formula_term t);
 

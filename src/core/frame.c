@@ -237,7 +237,7 @@ static al_status grow_rows(frame *fr, size_t *cap)
 }
 
 al_status frame_load(frame *fr, const char *buf, size_t len, const char *file,
-                     const char *const *names, const int *categorical, int ncols,
+                     const char *const *names, const int *kind, int ncols,
                      const frame_filter *filters, int nfilters, al_err *err)
 {
 	al_status st = AL_OK;
@@ -260,8 +260,8 @@ al_status frame_load(frame *fr, const char *buf, size_t len, const char *file,
 	fr->ncols = ncols;
 	for (int i = 0; i < ncols; i++) {
 		snprintf(fr->cols[i].name, FRAME_NAME, "%s", names[i]);
-		fr->cols[i].categorical = categorical[i];
-		typed[i] = categorical[i];
+		fr->cols[i].categorical = kind[i] == FRAME_CATEGORICAL;
+		typed[i] = kind[i] != FRAME_AUTO;
 	}
 	int rc = csv_next(&r, err);
 	if (rc <= 0) {

@@ -38,6 +38,8 @@ typedef struct frame {
 	char file[256];    /* name used in messages */
 } frame;
 
+enum { FRAME_AUTO = 0, FRAME_CATEGORICAL = 1, FRAME_NUMERIC = 2 };
+
 /* Keep only rows where column `col` equals `value`. A filter whose column
  * is absent is an error unless optional is set (then it is ignored). */
 typedef struct frame_filter {
@@ -47,16 +49,17 @@ typedef struct frame_filter {
 } frame_filter;
 
 /* Read columns names[0..ncols-1] from the CSV text buf[0..len) whose first
- * record is the header. categorical[i] forces column i to be categorical
- * (grouping factors); otherwise a column is numeric when its first
- * non-missing value is a number, and then every value must be.
+ * record is the header. kind[i] is FRAME_CATEGORICAL for grouping factors,
+ * FRAME_NUMERIC for columns that must be numbers (a response, the argument
+ * of log()), or FRAME_AUTO: numeric when the first non-missing value is a
+ * number, and then every value must be.
  * Errors (fr is cleaned up on error):
  *   AL_ENOTFOUND  "FILE: no column NAME (columns: ...)"
  *   AL_EINPUT     "FILE:LINE: column NAME: not a number (got "VALUE")",
  *                 CSV syntax errors, no rows left
  *   AL_ELIMIT, AL_ENOMEM. */
 al_status frame_load(frame *fr, const char *buf, size_t len, const char *file,
-                     const char *const *names, const int *categorical, int ncols,
+                     const char *const *names, const int *kind, int ncols,
                      const frame_filter *filters, int nfilters, al_err *err);
 
 /* Release everything; a zeroed or cleaned frame is fine. */

@@ -410,10 +410,15 @@ static al_status build_terms(lmm_model *m, al_err *err)
 				s->var[s->nf] = v;
 				s->level[s->nf] = -1;
 				s->nf++;
-				nl += (size_t)snprintf(t->names[c] + nl, sizeof t->names[c] - nl, "%s%s",
-				                       nl ? ":" : "", f->vars[v].label);
-				if (nl >= sizeof t->names[c])
-					nl = sizeof t->names[c] - 1;
+				/* (through a local buffer: f and t are both inside *m) */
+				char part[FORMULA_LABEL + 2];
+				snprintf(part, sizeof part, "%s%s", nl ? ":" : "", f->vars[v].label);
+				size_t pl = strlen(part);
+				if (nl + pl >= sizeof t->names[c])
+					pl = sizeof t->names[c] - 1 - nl;
+				memcpy(t->names[c] + nl, part, pl);
+				nl += pl;
+				t->names[c][nl] = '\0';
 			}
 			c++;
 		}

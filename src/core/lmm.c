@@ -30,6 +30,8 @@
 
 #define MAX_ORDER 4 /* variables in one interaction */
 #define LMM_THREADS 2
+#define LMM_BLOCK_MAX 16 /* X and y columns summed in blocks (see factor_range) */
+#define LMM_BLOCK_PACKED (LMM_BLOCK_MAX * (LMM_BLOCK_MAX + 1) / 2)
 
 /* One design column: the product of numeric variables and factor
  * indicators (level >= 0: 1 when the row's code is that level). */
@@ -85,7 +87,7 @@ void lmm_opts_default(lmm_opts *o)
 /* ---- small dense helpers (row-major p × p, p <= 8) ---- */
 
 /* In-place lower Cholesky of a symmetric positive definite a; 0 on failure. */
-static int chol_small(int p, double *a)
+static inline __attribute__((always_inline)) int chol_small(int p, double *a)
 {
 	for (int j = 0; j < p; j++) {
 		double d = a[j * p + j];
@@ -853,6 +855,17 @@ void lmm_free(lmm_model *m)
 
 /* ---- the profiled deviance ---- */
 
+/* acc + s with the rounding error kept in comp (Neumaier 1974). */
+static inline void neumaier(double *acc, double *comp, double s)
+{
+	double t = *acc + s;
+	if (fabs(*acc) >= fabs(s))
+		*comp += (*acc - t) + s;
+	else
+		*comp += (s - t) + *acc;
+	*acc = t;
+}
+
 /* One thread's share of the levels of the first term: factor L_g, form
  * W_g, and accumulate Σ W_g W_g' (compensated) and log|L_g|². */
 typedef struct part {
@@ -872,6 +885,8 @@ static inline __attribute__((always_inline)) void factor_range(part *pt, const i
 	size_t mm = (size_t)w->m;
 	const double *T0 = w->T[0];
 	double *acc = pt->acc, *comp = pt->comp;
+	size_t npk = mm * (mm + 1) / 2;
+	double blk[LMM_BLOCK_PACKED] = {0}; /* level sums of a block of 64 */
 	double mant = 1;
 	long expo = 0;
 	memset(acc, 0, mm * (mm + 1) / 2 * sizeof *acc);
@@ -952,26 +967,39 @@ static inline __attribute__((always_inline)) void factor_range(part *pt, const i
 				x[i] = s / L[i * p1 + i];
 			}
 		}
+		/* Σ W_g W_g'. These sums over 10^5..10^6 levels nearly cancel y'y,
+		 * and plain double rounding makes the deviance noisy at 1e-11
+		 * relative, enough to stall BOBYQA and the finite-difference checks
+		 * on large data. When only X and y are touched (one term), levels
+		 * are summed in blocks of 64 in plain double and the block sums
+		 * compensated (Neumaier); otherwise every product is compensated. */
+		if (q2 == 0 && mm <= LMM_BLOCK_MAX) {
+			for (size_t a = 0; a < nb; a++)
+				for (size_t b = 0; b <= a; b++) {
+					double sum = 0;
+					for (int j = 0; j < p1; j++)
+						sum += Wg[a * (size_t)p1 + (size_t)j] * Wg[b * (size_t)p1 + (size_t)j];
+					blk[b * mm - b * (b + 1) / 2 + a] += sum;
+				}
+			if ((g & 63) == 63 || g + 1 == pt->g1) {
+				for (size_t k = 0; k < npk; k++) {
+					neumaier(&acc[k], &comp[k], blk[k]);
+					blk[k] = 0;
+				}
+			}
+			continue;
+		}
 		for (size_t a = 0; a < nb; a++) {
 			size_t ca = (size_t)w->bcol[b0 + a];
 			for (size_t b = 0; b < nb; b++) {
 				size_t cb = (size_t)w->bcol[b0 + b];
 				if (ca < cb)
 					continue;
-				double s = 0;
+				double sum = 0;
 				for (int j = 0; j < p1; j++)
-					s += Wg[a * (size_t)p1 + (size_t)j] * Wg[b * (size_t)p1 + (size_t)j];
-				/* Neumaier's compensated sum: these sums over 10^5..10^6
-				 * levels nearly cancel y'y, and plain double rounding makes
-				 * the deviance noisy at 1e-11 relative, enough to stall
-				 * BOBYQA and the finite-difference checks on large data */
+					sum += Wg[a * (size_t)p1 + (size_t)j] * Wg[b * (size_t)p1 + (size_t)j];
 				size_t k = cb * mm - cb * (cb + 1) / 2 + ca;
-				double t = acc[k] + s;
-				if (fabs(acc[k]) >= fabs(s))
-					comp[k] += (acc[k] - t) + s;
-				else
-					comp[k] += (s - t) + acc[k];
-				acc[k] = t;
+				neumaier(&acc[k], &comp[k], sum);
 			}
 		}
 	}

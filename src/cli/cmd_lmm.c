@@ -1,6 +1,7 @@
 /* cmd_lmm.c: `alliance lmm 'FORMULA' DATA.csv`: fit a linear mixed model
  * and print it the way summary(lmer(...)) does, or as JSON in the shape of
  * shared/bench/baseline_lme4.R so the two compare directly. */
+#include <gsl/gsl_cdf.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -27,7 +28,14 @@ static void usage(FILE *out)
 	        "  --json          print a JSON object (method, nobs, fixef, se, sdcor, sigma,\n"
 	        "                  criterion, logLik, AIC, BIC, converged, ...)\n"
 	        "  --ranef OUT.csv write the conditional modes (BLUPs):\n"
-	        "                  group,level,term,estimate\n");
+	        "                  group,level,term,estimate\n"
+	        "  --predict NEW.csv  predict the rows of NEW.csv (the formula's columns; the\n"
+	        "                  response may be absent) with prediction intervals:\n"
+	        "                  line,fit,lower,upper. A group level seen in DATA adds its\n"
+	        "                  conditional mode; an unseen one gets the population curve\n"
+	        "                  and the random effects' variance in its interval.\n"
+	        "  --level P       prediction interval coverage (default 0.95)\n"
+	        "  -o OUT.csv      where --predict writes (default standard output)\n");
 }
 
 /* Names of variance components as lme4's as.data.frame(VarCorr()) gives
@@ -210,6 +218,90 @@ static al_status write_ranef(const lmm_model *m, const char *path, al_err *err)
 	return os_out_commit(&o, err);
 }
 
+/* The kinds of the formula's columns for frame_load: grouping columns are
+ * categorical, columns inside an expression and the response numeric. */
+static void column_kinds(const formula *f, int *cat)
+{
+	for (int c = 0; c < f->ncols; c++) {
+		cat[c] = FRAME_AUTO;
+		for (int k = 0; k < f->nre; k++)
+			for (int g = 0; g < f->re[k].ngroup; g++)
+				if (f->vars[f->re[k].group[g]].col == c)
+					cat[c] = FRAME_CATEGORICAL;
+	}
+	for (int v = 0; v < f->nvars; v++) {
+		if (f->vars[v].col >= 0 && v != f->response)
+			continue;
+		formula_mark_cols(f, f->vars[v].expr, cat, FRAME_NUMERIC, FRAME_CATEGORICAL);
+	}
+}
+
+/* Point a missing-column error at the column in the formula. */
+static void caret_missing(const formula *f, al_err *err)
+{
+	char pat[FORMULA_LABEL + 16], caret[FORMULA_MAX_TEXT * 2 + 16];
+	for (int c = 0; c < f->ncols; c++) {
+		snprintf(pat, sizeof pat, "no column %s (", f->cols[c]);
+		if (strstr(err->msg, pat) == NULL)
+			continue;
+		formula_caret(f, f->col_pos[c], caret, sizeof caret);
+		size_t n = strlen(err->msg);
+		snprintf(err->msg + n, sizeof err->msg - n, "\n%s", caret);
+		return;
+	}
+}
+
+static al_status predict(const lmm_model *m, const char *path, double level, const char *out,
+                         al_err *err)
+{
+	os_map map = {0};
+	frame nd = {0};
+	os_out o = {0};
+	double *fit = NULL, *var = NULL;
+	const char *names[FORMULA_MAX_COLS];
+	int cat[FORMULA_MAX_COLS];
+	al_status st = os_map_file(&map, path, err);
+	if (st != AL_OK)
+		return st;
+	column_kinds(&m->f, cat);
+	for (int c = 0; c < m->f.ncols; c++) {
+		names[c] = m->f.cols[c];
+		/* the response is not needed; other columns are as in the fit */
+		if (c == m->f.vars[m->f.response].col)
+			cat[c] |= FRAME_OPTIONAL;
+		else
+			cat[c] = m->fr->cols[frame_find(m->fr, names[c])].categorical ? FRAME_CATEGORICAL
+			                                                               : FRAME_NUMERIC;
+	}
+	if ((st = frame_load(&nd, map.data, map.len, path, names, cat, m->f.ncols, NULL, 0, err)) !=
+	    AL_OK)
+		goto out;
+	fit = malloc(nd.n * sizeof *fit);
+	var = malloc(nd.n * sizeof *var);
+	if (fit == NULL || var == NULL) {
+		st = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((st = lmm_predict(m, &nd, fit, var, err)) != AL_OK)
+		goto out;
+	if ((st = os_out_open(&o, out, err)) != AL_OK)
+		goto out;
+	double z = gsl_cdf_ugaussian_Pinv(0.5 + level / 2);
+	fprintf(o.fp, "line,fit,lower,upper\n");
+	for (size_t i = 0; i < nd.n; i++) {
+		double sd = sqrt(var[i]);
+		fprintf(o.fp, "%u,%.10g,%.10g,%.10g\n", (unsigned)nd.line[i], fit[i], fit[i] - z * sd,
+		        fit[i] + z * sd);
+	}
+	st = os_out_commit(&o, err);
+out:
+	free(fit);
+	free(var);
+	frame_cleanup(&nd);
+	os_map_release(&map);
+	return st;
+}
+
 al_status lmm_cli_load(const char *formula_text, const char *path, formula *f, frame *fr,
                        const frame_filter *filters, int nfilters, al_err *err)
 {
@@ -221,28 +313,20 @@ al_status lmm_cli_load(const char *formula_text, const char *path, formula *f, f
 		return st;
 	const char *names[FORMULA_MAX_COLS];
 	int cat[FORMULA_MAX_COLS];
-	for (int c = 0; c < f->ncols; c++) {
+	for (int c = 0; c < f->ncols; c++)
 		names[c] = f->cols[c];
-		cat[c] = FRAME_AUTO;
-		for (int k = 0; k < f->nre; k++)
-			for (int g = 0; g < f->re[k].ngroup; g++)
-				if (f->vars[f->re[k].group[g]].col == c)
-					cat[c] = FRAME_CATEGORICAL;
-	}
-	/* columns inside an expression (log(t), the response) must be numbers */
-	for (int v = 0; v < f->nvars; v++) {
-		if (f->vars[v].col >= 0 && v != f->response)
-			continue;
-		formula_mark_cols(f, f->vars[v].expr, cat, FRAME_NUMERIC, FRAME_CATEGORICAL);
-	}
+	column_kinds(f, cat);
 	st = frame_load(fr, map.data, map.len, path, names, cat, f->ncols, filters, nfilters, err);
+	if (st == AL_ENOTFOUND)
+		caret_missing(f, err);
 	os_map_release(&map);
 	return st;
 }
 
 int cmd_lmm(int argc, char **argv)
 {
-	const char *ftext = NULL, *data = NULL, *ranef = NULL;
+	const char *ftext = NULL, *data = NULL, *ranef = NULL, *pred = NULL, *out = "-";
+	double level = 0.95;
 	int json = 0, rc = CLI_FAIL;
 	al_err err = {0};
 	lmm_opts o;
@@ -262,6 +346,19 @@ int cmd_lmm(int argc, char **argv)
 			json = 1;
 		} else if (strcmp(argv[i], "--ranef") == 0 && i + 1 < argc) {
 			ranef = argv[++i];
+		} else if (strcmp(argv[i], "--predict") == 0 && i + 1 < argc) {
+			pred = argv[++i];
+		} else if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) &&
+		           i + 1 < argc) {
+			out = argv[++i];
+		} else if (strcmp(argv[i], "--level") == 0 && i + 1 < argc) {
+			char *end;
+			level = strtod(argv[++i], &end);
+			if (*end != '\0' || !(level > 0 && level < 1)) {
+				fprintf(stderr, "alliance lmm: --level wants a number between 0 and 1 (got "
+				        "\"%s\")\n", argv[i]);
+				return CLI_USAGE;
+			}
 		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
 			fprintf(stderr, "alliance lmm: unknown option %s\n", argv[i]);
 			usage(stderr);
@@ -292,6 +389,14 @@ int cmd_lmm(int argc, char **argv)
 		goto out;
 	if (ranef != NULL && write_ranef(m, ranef, &err) != AL_OK)
 		goto out;
+	if (pred != NULL) {
+		if (predict(m, pred, level, out, &err) != AL_OK)
+			goto out;
+		if (strcmp(out, "-") == 0) {
+			rc = CLI_OK; /* the predictions are the output */
+			goto out;
+		}
+	}
 	if (json) {
 		json_t *j = lmm_cli_json(m);
 		if (j == NULL || json_dumpf(j, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER |

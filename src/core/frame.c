@@ -260,8 +260,8 @@ al_status frame_load(frame *fr, const char *buf, size_t len, const char *file,
 	fr->ncols = ncols;
 	for (int i = 0; i < ncols; i++) {
 		snprintf(fr->cols[i].name, FRAME_NAME, "%s", names[i]);
-		fr->cols[i].categorical = kind[i] == FRAME_CATEGORICAL;
-		typed[i] = kind[i] != FRAME_AUTO;
+		fr->cols[i].categorical = (kind[i] & 3) == FRAME_CATEGORICAL;
+		typed[i] = (kind[i] & 3) != FRAME_AUTO;
 	}
 	int rc = csv_next(&r, err);
 	if (rc <= 0) {
@@ -283,6 +283,22 @@ al_status frame_load(frame *fr, const char *buf, size_t len, const char *file,
 	if (nfilters > 0 &&
 	    (st = csv_map_columns(&r, fnames, (size_t)nfilters, fidx, &unknown, err)) != AL_OK)
 		goto out;
+	/* an absent optional column is simply not loaded */
+	for (int i = 0, j = 0; i < ncols; i++) {
+		if (idx[i] < 0 && (kind[i] & FRAME_OPTIONAL))
+			continue;
+		if (j != i) {
+			fr->cols[j] = fr->cols[i];
+			idx[j] = idx[i];
+			typed[j] = typed[i];
+		}
+		j++;
+		if (i == ncols - 1)
+			fr->ncols = j;
+	}
+	for (int i = fr->ncols; i < ncols; i++)
+		memset(&fr->cols[i], 0, sizeof fr->cols[i]);
+	ncols = fr->ncols;
 	for (int i = 0; i < ncols + nfilters; i++) {
 		int missing = i < ncols ? idx[i] < 0 : (fidx[i - ncols] < 0 && !filters[i - ncols].optional);
 		if (!missing)
@@ -294,7 +310,7 @@ al_status frame_load(frame *fr, const char *buf, size_t len, const char *file,
 			n += (size_t)snprintf(cols + n, sizeof cols - n, "%s%s", k ? ", " : "",
 			                      al_quote(q, sizeof q, r.f[k].p, r.f[k].len));
 		st = al_err_set(err, AL_ENOTFOUND, "%s: no column %s (columns: %s)", file,
-		                i < ncols ? names[i] : filters[i - ncols].col, cols);
+		                i < ncols ? fr->cols[i].name : filters[i - ncols].col, cols);
 		goto out;
 	}
 	size_t maxf = 0;

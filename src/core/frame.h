@@ -38,7 +38,9 @@ typedef struct frame {
 	char file[256];    /* name used in messages */
 } frame;
 
-enum { FRAME_AUTO = 0, FRAME_CATEGORICAL = 1, FRAME_NUMERIC = 2 };
+/* FRAME_OPTIONAL may be or'ed in: an absent column is then left out of
+ * the frame instead of being an error (find columns with frame_find). */
+enum { FRAME_AUTO = 0, FRAME_CATEGORICAL = 1, FRAME_NUMERIC = 2, FRAME_OPTIONAL = 4 };
 
 /* Keep only rows where column `col` equals `value`. A filter whose column
  * is absent is an error unless optional is set (then it is ignored). */

@@ -78,3 +78,28 @@ fails "missing file fails" "$ALLIANCE" lmm 'y ~ 1 + (1 | g)' "$TMP/nonexistent.c
 "$ALLIANCE" lmm >/dev/null 2>&1
 [ $? -eq 2 ] && ok "no arguments is a usage error" || notok "no arguments is a usage error"
 check "lmm --help" "$ALLIANCE" lmm --help
+
+# predictions with intervals for new data (the response column may be absent)
+printf 'Days,Subject\n0,308\n0,new\n' >"$TMP/nd.csv"
+check "lmm --predict runs" "$ALLIANCE" lmm 'Reaction ~ Days + (Days | Subject)' "$D/sleepstudy.csv" \
+	--predict "$TMP/nd.csv" -o "$TMP/pred.csv"
+if r=$(python3 - "$TMP/pred.csv" "$TMP/$name.json" "$TMP/sleepstudy_reml.json" "$D/sleepstudy_reml_ranef.csv" <<'PY'
+import csv, json, math, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+m = json.load(open(sys.argv[3]))
+b0 = m["fixef"]["(Intercept)"]
+blup = [float(r["(Intercept)"]) for r in csv.DictReader(open(sys.argv[4])) if r["level"] == "308"][0]
+known, new = rows
+assert known["line"] == "2" and new["line"] == "3"
+assert abs(float(known["fit"]) - (b0 + blup)) < 1e-3 * abs(b0), (known, b0 + blup)
+assert abs(float(new["fit"]) - b0) < 1e-9 * abs(b0)
+sd = (float(new["upper"]) - float(new["fit"])) / 1.959963984540054
+v = m["se"]["(Intercept)"] ** 2 + m["sdcor"]["Subject/(Intercept)"] ** 2 + m["sigma"] ** 2
+assert abs(sd - math.sqrt(v)) < 1e-6 * sd, (sd, math.sqrt(v))
+assert float(known["upper"]) - float(known["lower"]) < float(new["upper"]) - float(new["lower"])
+PY
+); then ok "predictions: conditional for a known subject, population band for a new one"; else notok "predictions" "$r"; fi
+fails "unknown column in --predict data fails" "$ALLIANCE" lmm 'Reaction ~ Days + (Days | Subject)' \
+	"$D/sleepstudy.csv" --predict "$D/dyestuff.csv"
+fails "unknown column points into the formula" "$ALLIANCE" lmm 'Reaction ~ Dayz + (1 | Subject)' "$D/sleepstudy.csv"
+contains "caret under the unknown column" "$out" "$(printf '  Reaction ~ Dayz + (1 | Subject)\n             ^')"

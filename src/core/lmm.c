@@ -383,7 +383,7 @@ static al_status build_terms(lmm_model *m, al_err *err)
 	const formula *f = &m->f;
 	lmm_work *w = m->w;
 	al_status st;
-	int order[FORMULA_MAX_RE];
+	int order[FORMULA_MAX_RE] = {0};
 	lmm_term tmp[FORMULA_MAX_RE];
 	for (int k = 0; k < f->nre; k++) {
 		const formula_re *re = &f->re[k];
@@ -454,11 +454,11 @@ static al_status build_terms(lmm_model *m, al_err *err)
 		}
 		order[j] = o;
 	}
-	colspec zs[FORMULA_MAX_RE][FORMULA_MAX_RE_COLS];
-	int64_t *keys[FORMULA_MAX_RE];
-	char *pools[FORMULA_MAX_RE];
-	const char **names[FORMULA_MAX_RE];
-	int32_t *codes[FORMULA_MAX_RE];
+	colspec zs[FORMULA_MAX_RE][FORMULA_MAX_RE_COLS] = {0};
+	int64_t *keys[FORMULA_MAX_RE] = {0};
+	char *pools[FORMULA_MAX_RE] = {0};
+	const char **names[FORMULA_MAX_RE] = {0};
+	int32_t *codes[FORMULA_MAX_RE] = {0};
 	for (int k = 0; k < f->nre; k++) {
 		tmp[k] = m->terms[order[k]];
 		memcpy(zs[k], w->zspec[order[k]], sizeof zs[k]);

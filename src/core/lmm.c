@@ -494,7 +494,8 @@ static al_status build_crossprod(lmm_model *m, const lmm_opts *o, al_err *err)
 	size_t n = fr->n;
 	al_status st = AL_ENOMEM;
 	int p = m->p, p1 = m->terms[0].p;
-	size_t *start = NULL, *perm = NULL, bcap = 0, nb = 0;
+	size_t *start = NULL, bcap = 0, nb = 0;
+	uint32_t *perm = NULL; /* rows < FRAME_MAX_ROWS fit */
 	int32_t *mark = NULL;
 	double *xmin = NULL, *xmax = NULL;
 	size_t bad_line = 0;
@@ -550,7 +551,7 @@ static al_status build_crossprod(lmm_model *m, const lmm_opts *o, al_err *err)
 	{
 		size_t *fill = w->bstart; /* borrowed as a cursor, reset below */
 		for (size_t i = 0; i < n; i++)
-			perm[start[g0[i]] + fill[g0[i]]++] = i;
+			perm[start[g0[i]] + fill[g0[i]]++] = (uint32_t)i;
 		memset(fill, 0, (n1 + 1) * sizeof *fill);
 	}
 	int nz = 1 + p;

@@ -125,6 +125,41 @@ json_t *lmm_cli_json(const lmm_model *m)
 	return o;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* R's quantile(type = 7) of sorted x[0..n). */
+static double quantile7(const double *x, size_t n, double q)
+{
+	double h = (double)(n - 1) * q;
+	size_t lo = (size_t)h;
+	if (lo + 1 >= n)
+		return x[n - 1];
+	return x[lo] + (h - (double)lo) * (x[lo + 1] - x[lo]);
+}
+
+/* "Scaled residuals" as summary.merMod prints them: quantiles of the
+ * residuals over sigma. */
+static void print_residuals(FILE *out, const lmm_model *m)
+{
+	double *fit = malloc(m->n * sizeof *fit), *y = malloc(m->n * sizeof *y);
+	if (fit != NULL && y != NULL) {
+		lmm_fitted(m, fit, y);
+		for (size_t i = 0; i < m->n; i++)
+			y[i] = (y[i] - fit[i]) / m->sigma;
+		qsort(y, m->n, sizeof *y, cmp_double);
+		fprintf(out, "Scaled residuals:\n %9s %9s %9s %9s %9s\n", "Min", "1Q", "Median", "3Q",
+		        "Max");
+		fprintf(out, " %9.4f %9.4f %9.4f %9.4f %9.4f\n\n", y[0], quantile7(y, m->n, 0.25),
+		        quantile7(y, m->n, 0.5), quantile7(y, m->n, 0.75), y[m->n - 1]);
+	}
+	free(fit);
+	free(y);
+}
+
 static void print_summary(FILE *out, const lmm_model *m, const char *data)
 {
 	fprintf(out, "Linear mixed model fit by %s\n",
@@ -140,6 +175,7 @@ static void print_summary(FILE *out, const lmm_model *m, const char *data)
 		fprintf(out, "%10.1f %10.1f %10.1f %10.1f %10zu\n\n", m->aic, m->bic, m->loglik,
 		        m->criterion, m->n - (size_t)m->df);
 	}
+	print_residuals(out, m);
 	char gn[FORMULA_MAX_RE * FORMULA_MAX_RE_COLS][FORMULA_LABEL * 2 + 8];
 	int ng, gi = 0;
 	group_names(m, gn, &ng);
@@ -172,6 +208,18 @@ static void print_summary(FILE *out, const lmm_model *m, const char *data)
 	for (int j = 0; j < m->p; j++)
 		fprintf(out, " %-20s %12.6g %12.6g %9.3f\n", m->xnames[j], m->beta[j], m->se[j],
 		        m->beta[j] / m->se[j]);
+	if (m->p > 1) {
+		fprintf(out, "\nCorrelation of Fixed Effects:\n %-12s", "");
+		for (int j = 0; j + 1 < m->p; j++)
+			fprintf(out, " %-8.8s", m->xnames[j]);
+		fputc('\n', out);
+		for (int i = 1; i < m->p; i++) {
+			fprintf(out, " %-12.12s", m->xnames[i]);
+			for (int j = 0; j < i; j++)
+				fprintf(out, " %8.3f", m->vcov[i * m->p + j] / (m->se[i] * m->se[j]));
+			fputc('\n', out);
+		}
+	}
 	fprintf(out, "\nConvergence: %s (max|scaled grad| %.2g, min Hessian eigenvalue %.3g, "
 	        "%d evaluations)\n", m->conv_msg, m->max_scgrad, m->min_eig, m->nevals);
 }

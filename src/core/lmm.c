@@ -1636,3 +1636,24 @@ out:
 		free(maps[c]);
 	return st;
 }
+
+void lmm_fitted(const lmm_model *m, double *fitted, double *y)
+{
+	const lmm_work *w = m->w;
+	double vv[FORMULA_MAX_VARS];
+	for (size_t i = 0; i < m->n; i++) {
+		/* rows were checked finite when the model was built */
+		(void)row_vars(m, m->fr, w->fcol, i, vv);
+		double mu = 0;
+		for (int j = 0; j < m->p; j++)
+			mu += spec_value(&w->xspec[j], vv) * m->beta[j];
+		for (int k = 0; k < m->nterms; k++) {
+			const lmm_term *t = &m->terms[k];
+			const double *b = t->ranef + (size_t)t->code[i] * (size_t)t->p;
+			for (int j = 0; j < t->p; j++)
+				mu += spec_value(&w->zspec[k][j], vv) * b[j];
+		}
+		fitted[i] = mu;
+		y[i] = vv[m->f.response];
+	}
+}

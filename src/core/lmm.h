@@ -115,6 +115,10 @@ double lmm_deviance(lmm_model *m, const double *theta, int reml);
 al_status lmm_predict(const lmm_model *m, const frame *newdata, double *fit, double *var,
                       al_err *err);
 
+/* Fitted values x'β + z'b of the training rows (fitted[0..n)); the
+ * residuals are y - fitted. Call after lmm_fit. */
+void lmm_fitted(const lmm_model *m, double *fitted, double *y);
+
 /* Covariance matrix Σ_k (p × p, row-major) of term k's random effects. */
 void lmm_term_cov(const lmm_model *m, int k, double *cov);
 

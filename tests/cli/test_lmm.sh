@@ -48,6 +48,8 @@ contains "summary names the fit" "$out" "Linear mixed model fit by REML"
 contains "summary has the REML criterion" "$out" "REML criterion at convergence: 1743.6"
 contains "summary has fixed effects" "$out" "Fixed effects:"
 contains "summary counts groups" "$out" "Subject, 18"
+contains "summary has lme4's scaled residuals" "$out" "-3.9536   -0.4634    0.0231    0.4634    5.1793"
+contains "summary has the fixed-effect correlation" "$out" "-0.138"
 out=$("$ALLIANCE" lmm 'Reaction ~ Days + (Days | Subject)' "$D/sleepstudy.csv" --ml)
 contains "ML summary has logLik" "$out" "logLik"
 

@@ -64,3 +64,15 @@ check "etr --help" "$ALLIANCE" etr --help
 printf 'client_id,therapist_id,session,date,modality,instrument,score\nA,T,1,d,m,phq9,x\n' >"$TMP/bad.csv"
 fails "bad score fails" "$ALLIANCE" etr fit "$TMP/bad.csv" --instrument phq9 -o "$TMP/z.json"
 contains "bad score has FILE:LINE: column" "$out" "bad.csv:2: column score"
+
+# the growth model and a crossed therapist term on the same registry
+awk -F, 'NR==1 || $6=="phq9"' "$S" >"$TMP/phq9.csv"
+if r=$("$ALLIANCE" lmm 'score ~ log(session) + (1 | therapist_id) + (log(session) | client_id)' \
+	"$TMP/phq9.csv" --json 2>&1) && printf '%s' "$r" | python3 -c '
+import json, sys
+m = json.load(sys.stdin)
+assert m["converged"], m["convergence"]
+assert m["fixef"]["log(session)"] < 0, m["fixef"]
+assert set(m["ngroups"]) == {"client_id", "therapist_id"}, m["ngroups"]
+assert list(m["ngroups"])[0] == "client_id"  # most levels first, as lme4
+'; then ok "crossed growth model converges on a registry"; else notok "crossed growth model" "$r"; fi

@@ -284,7 +284,7 @@ al_status frame_load(frame *fr, const char *buf, size_t len, const char *file,
 		if (rc < 0) {
 			char m[AL_ERR_MAX];
 			snprintf(m, sizeof m, "%s", err->msg);
-			err->status = AL_OK;
+			al_err_clear(err);
 			al_err_set(err, AL_EINPUT, "%s: %s", file, m);
 		}
 		goto out;
@@ -342,7 +342,7 @@ al_status frame_load(frame *fr, const char *buf, size_t len, const char *file,
 		if (rc < 0) {
 			char m[AL_ERR_MAX];
 			snprintf(m, sizeof m, "%s", err->msg);
-			err->status = AL_OK;
+			al_err_clear(err);
 			st = al_err_set(err, AL_EINPUT, "%s: %s", file, m);
 			goto out;
 		}

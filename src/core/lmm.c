@@ -603,8 +603,7 @@ static al_status build_crossprod(lmm_model *m, const lmm_opts *o, al_err *err)
 		for (int j = 0; j <= p; j++)
 			w->bcol[nb++] = w->q2 + j;
 		w->bstart[g + 1] = nb;
-		/* B grows with bcol; allocate after the pass when sizes are known */
-		(void)nbz;
+		/* B itself is allocated after this pass, when its size is known */
 		for (size_t r = b0; r < b0 + nbz; r++)
 			if (w->bcol[r] < w->q2)
 				mark[w->bcol[r]] = -1;

@@ -500,6 +500,7 @@ static al_status build_crossprod(lmm_model *m, const lmm_opts *o, al_err *err)
 	double *xmin = NULL, *xmax = NULL;
 	size_t bad_line = 0;
 	int bad_var = -1;
+	double ymin = INFINITY, ymax = -INFINITY;
 
 	w->p1 = p1;
 	w->n1 = m->terms[0].nlev;
@@ -652,6 +653,8 @@ static al_status build_crossprod(lmm_model *m, const lmm_opts *o, al_err *err)
 			}
 			dcol[nd] = w->q2 + p;
 			dval[nd++] = y;
+			ymin = y < ymin ? y : ymin;
+			ymax = y > ymax ? y : ymax;
 			for (int j = 0; j < p1; j++)
 				z0[j] = spec_value(&w->zspec[0][j], vv);
 			for (int a = 0; a < p1; a++)
@@ -686,6 +689,12 @@ static al_status build_crossprod(lmm_model *m, const lmm_opts *o, al_err *err)
 			}
 		st = al_err_set(err, AL_EINPUT, "%s:%zu: column %s: %s is undefined (got \"%.15g\")",
 		                fr->file, bad_line, fc ? fc->name : "?", v->label, val);
+		goto out;
+	}
+	if (ymin == ymax) {
+		st = al_err_set(err, AL_EINPUT, "%s: the response %s is constant (every row is %.15g): "
+		                "there is no variation to model", fr->file,
+		                m->f.vars[m->f.response].label, ymin);
 		goto out;
 	}
 	/* constant or collinear fixed-effect columns: a Cholesky of X'X that

@@ -199,6 +199,8 @@ static void test_errors(void **state)
 	expect_model_error("y,x,g\n1,1,a\n2,2,a\n3,3,b\n5,4,b\n4,5,c\n6,6,c\n",
 	                   "y ~ x + I(2*x) + (1 | g)", AL_EINPUT, "rank deficient: column I(2*x)");
 	expect_model_error(ok, "y ~ x + I(x^0) + (1 | g)", AL_EINPUT, "I(x^0) is constant");
+	expect_model_error("y,g\n1,a\n1,a\n1,b\n1,b\n", "y ~ 1 + (1 | g)", AL_EINPUT,
+	                   "response y is constant");
 	expect_model_error("a,b\n1,\"2\n", "a ~ b + (1 | b)", AL_EINPUT, "t.csv:");
 }
 

@@ -63,6 +63,14 @@ struct lmm_work {
 	double *W, *Lg, *Cw;
 	double *acc;                 /* per thread: sum and compensation, packed */
 	int threads;
+	/* nested mode: a second term whose levels each first-term level meets
+	 * at most one of (clients within therapists). Its block of the Schur
+	 * complement stays block-diagonal, so only the border [X y] is dense:
+	 * O(levels2 · (p2 + p)²) per evaluation instead of O(q2³). */
+	int nested, p2, n2;
+	double *C22, *C2b;           /* n2 × p2 × p2 and n2 × p2 × r (r = p + 1) */
+	double *L22, *E2b;           /* the same shapes at the current theta */
+	double *acc2;                /* per thread: n2 × (p2² + p2 r) */
 	double T[FORMULA_MAX_RE][FORMULA_MAX_RE_COLS * FORMULA_MAX_RE_COLS];
 	double ldL, ldRX, r2;
 	int reml;
@@ -82,6 +90,7 @@ void lmm_opts_default(lmm_opts *o)
 	o->rank_tol = 1e-9;
 	o->max_dense = 3000;
 	o->threads = 2;
+	o->nested = 1;
 }
 
 /* ---- small dense helpers (row-major p × p, p <= 8) ---- */
@@ -510,29 +519,20 @@ static al_status build_crossprod(lmm_model *m, const lmm_opts *o, al_err *err)
 		w->q2 += m->terms[k].nlev * m->terms[k].p;
 	}
 	size_t mm = (size_t)w->q2 + (size_t)p + 1;
-	if (mm > o->max_dense)
-		return al_err_set(err, AL_ELIMIT,
-		                  "the random-effect terms after the first (%s, %d levels) and the "
-		                  "fixed effects need a dense block of order %zu, more than the limit "
-		                  "%zu; put the factor with the most levels first or use fewer levels",
-		                  m->terms[0].group, m->terms[0].nlev, mm, o->max_dense);
-	w->m = (int)mm;
+	size_t nbord = (size_t)p + 1; /* the border: X and y */
 	size_t n1 = (size_t)w->n1;
 	start = calloc(n1 + 1, sizeof *start);
 	perm = malloc(n * sizeof *perm);
 	w->A11 = calloc(n1 * (size_t)(p1 * p1), sizeof *w->A11);
 	w->bstart = calloc(n1 + 1, sizeof *w->bstart);
-	w->C = calloc(mm * mm, sizeof *w->C);
-	w->Cw = calloc(mm * mm, sizeof *w->Cw);
-	w->acc = malloc(LMM_THREADS * 2 * (mm * (mm + 1) / 2) * sizeof *w->acc);
 	w->threads = o->threads < 1 ? 1 : o->threads > LMM_THREADS ? LMM_THREADS : o->threads;
 	w->colterm = calloc((size_t)w->q2 + 1, sizeof *w->colterm);
 	mark = malloc(((size_t)w->q2 + 1) * sizeof *mark);
 	xmin = malloc((size_t)p * sizeof *xmin);
 	xmax = malloc((size_t)p * sizeof *xmax);
 	w->Lg = malloc(n1 * (size_t)(p1 * p1) * sizeof *w->Lg);
-	if (!start || !perm || !w->A11 || !w->bstart || !w->C || !w->Cw || !w->acc || !w->colterm || !mark ||
-	    !xmin || !xmax || !w->Lg)
+	if (!start || !perm || !w->A11 || !w->bstart || !w->colterm || !mark || !xmin || !xmax ||
+	    !w->Lg)
 		goto out;
 	for (int k = 1; k < m->nterms; k++)
 		for (int c = 0; c < m->terms[k].nlev * m->terms[k].p; c++)
@@ -613,6 +613,42 @@ static al_status build_crossprod(lmm_model *m, const lmm_opts *o, al_err *err)
 	w->W = malloc((nb ? nb : 1) * (size_t)p1 * sizeof *w->W);
 	if (w->B == NULL || w->W == NULL)
 		goto out_free;
+	/* nested: every first-term level meets at most one level of the second */
+	w->nested = o->nested && m->nterms == 2 && nbord * (nbord + 1) / 2 <= 4 * LMM_BLOCK_PACKED;
+	for (size_t g = 0; g < n1 && w->nested; g++)
+		if (w->bstart[g + 1] - w->bstart[g] - nbord > (size_t)m->terms[1].p)
+			w->nested = 0;
+	if (w->nested) {
+		size_t p2 = (size_t)m->terms[1].p, n2 = (size_t)m->terms[1].nlev;
+		w->p2 = (int)p2;
+		w->n2 = (int)n2;
+		w->m = (int)nbord;
+		w->C22 = calloc(n2 * p2 * p2, sizeof *w->C22);
+		w->C2b = calloc(n2 * p2 * nbord, sizeof *w->C2b);
+		w->L22 = malloc(n2 * p2 * p2 * sizeof *w->L22);
+		w->E2b = malloc(n2 * p2 * nbord * sizeof *w->E2b);
+		w->acc2 = malloc(LMM_THREADS * n2 * (p2 * p2 + p2 * nbord) * sizeof *w->acc2);
+		w->C = calloc(nbord * nbord, sizeof *w->C);
+		w->Cw = calloc(nbord * nbord, sizeof *w->Cw);
+		w->acc = malloc(LMM_THREADS * 2 * (nbord * (nbord + 1) / 2) * sizeof *w->acc);
+		if (!w->C22 || !w->C2b || !w->L22 || !w->E2b || !w->acc2 || !w->C || !w->Cw || !w->acc)
+			goto out_free;
+	} else {
+		if (mm > o->max_dense) {
+			st = al_err_set(err, AL_ELIMIT,
+			                "the random-effect terms after the first (%s, %d levels) and the "
+			                "fixed effects need a dense block of order %zu, more than the limit "
+			                "%zu; put the factor with the most levels first or use fewer levels",
+			                m->terms[0].group, m->terms[0].nlev, mm, o->max_dense);
+			goto out_free;
+		}
+		w->m = (int)mm;
+		w->C = calloc(mm * mm, sizeof *w->C);
+		w->Cw = calloc(mm * mm, sizeof *w->Cw);
+		w->acc = malloc(LMM_THREADS * 2 * (mm * (mm + 1) / 2) * sizeof *w->acc);
+		if (!w->C || !w->Cw || !w->acc)
+			goto out_free;
+	}
 	for (size_t g = 0; g < n1; g++) {
 		size_t b0 = w->bstart[g], b1 = w->bstart[g + 1];
 		size_t nbz = b1 - b0 - (size_t)p - 1;
@@ -665,8 +701,24 @@ static al_status build_crossprod(lmm_model *m, const lmm_opts *o, al_err *err)
 				size_t lr = c < w->q2 ? (size_t)mark[c] : nbz + (size_t)(c - w->q2);
 				for (int j = 0; j < p1; j++)
 					Bg[lr * (size_t)p1 + (size_t)j] += dval[d] * z0[j];
-				for (int e = 0; e < nd; e++)
-					w->C[(size_t)c + (size_t)dcol[e] * mm] += dval[d] * dval[e];
+				for (int e = 0; e < nd; e++) {
+					int ce = dcol[e];
+					double v = dval[d] * dval[e];
+					if (!w->nested) {
+						w->C[(size_t)c + (size_t)ce * mm] += v;
+					} else if (c >= w->q2 && ce >= w->q2) {
+						w->C[(size_t)(c - w->q2) + (size_t)(ce - w->q2) * nbord] += v;
+					} else if (c < w->q2 && ce < w->q2) {
+						/* one level per row: c and ce are in the same block */
+						size_t l = (size_t)c / (size_t)w->p2;
+						w->C22[(l * (size_t)w->p2 + (size_t)c % (size_t)w->p2) * (size_t)w->p2 +
+						       (size_t)ce % (size_t)w->p2] += v;
+					} else if (c < w->q2) {
+						size_t l = (size_t)c / (size_t)w->p2;
+						w->C2b[(l * (size_t)w->p2 + (size_t)c % (size_t)w->p2) * nbord +
+						       (size_t)(ce - w->q2)] += v;
+					}
+				}
 			}
 		}
 		for (size_t r = b0; r < b0 + nbz; r++)
@@ -705,7 +757,8 @@ static al_status build_crossprod(lmm_model *m, const lmm_opts *o, al_err *err)
 			goto out;
 		for (int a = 0; a < p; a++)
 			for (int b = 0; b < p; b++)
-				xx[a * p + b] = w->C[(size_t)(w->q2 + a) + (size_t)(w->q2 + b) * mm];
+				xx[a * p + b] = w->nested ? w->C[(size_t)a + (size_t)b * nbord]
+				                          : w->C[(size_t)(w->q2 + a) + (size_t)(w->q2 + b) * mm];
 		for (int j = 0; j < p; j++) {
 			double orig = xx[j * p + j];
 			double d = orig;
@@ -850,6 +903,11 @@ void lmm_free(lmm_model *m)
 		free(w->Lg);
 		free(w->Cw);
 		free(w->acc);
+		free(w->C22);
+		free(w->C2b);
+		free(w->L22);
+		free(w->E2b);
+		free(w->acc2);
 		free(w);
 	}
 	for (int k = 0; k < m->nterms; k++)
@@ -881,6 +939,7 @@ typedef struct part {
 	lmm_model *m;
 	int32_t g0, g1;
 	double *acc, *comp; /* packed lower triangle, m(m+1)/2 */
+	double *acc2;       /* nested mode: this thread's n2 × (p2² + p2 m) sums */
 	double mant;        /* Π|L_g|² = mant · 2^expo */
 	long expo;
 	int fail;
@@ -900,6 +959,9 @@ static inline __attribute__((always_inline)) void factor_range(part *pt, const i
 	long expo = 0;
 	memset(acc, 0, mm * (mm + 1) / 2 * sizeof *acc);
 	memset(comp, 0, mm * (mm + 1) / 2 * sizeof *comp);
+	size_t p2 = (size_t)w->p2, per2 = p2 * p2 + p2 * mm;
+	if (w->nested)
+		memset(pt->acc2, 0, (size_t)w->n2 * per2 * sizeof *pt->acc2);
 	for (int32_t g = pt->g0; g < pt->g1; g++) {
 		const double *A = w->A11 + (size_t)g * (size_t)(p1 * p1);
 		double *L = w->Lg + (size_t)g * (size_t)(p1 * p1);
@@ -982,6 +1044,47 @@ static inline __attribute__((always_inline)) void factor_range(part *pt, const i
 		 * on large data. When only X and y are touched (one term), levels
 		 * are summed in blocks of 64 in plain double and the block sums
 		 * compensated (Neumaier); otherwise every product is compensated. */
+		if (w->nested) {
+			/* the border rows (X, y) are the last mm rows of W_g */
+			size_t nbz = nb - mm;
+			const double *Wb = Wg + nbz * (size_t)p1;
+			for (size_t a = 0; a < mm; a++)
+				for (size_t b = 0; b <= a; b++) {
+					double sum = 0;
+					for (int j = 0; j < p1; j++)
+						sum += Wb[a * (size_t)p1 + (size_t)j] * Wb[b * (size_t)p1 + (size_t)j];
+					size_t k = b * mm - b * (b + 1) / 2 + a;
+					if (mm <= LMM_BLOCK_MAX)
+						blk[k] += sum;
+					else
+						neumaier(&acc[k], &comp[k], sum);
+				}
+			if (mm <= LMM_BLOCK_MAX && ((g & 63) == 63 || g + 1 == pt->g1))
+				for (size_t k = 0; k < npk; k++) {
+					neumaier(&acc[k], &comp[k], blk[k]);
+					blk[k] = 0;
+				}
+			if (nbz > 0) {
+				size_t l = (size_t)w->bcol[b0] / p2;
+				double *a22 = pt->acc2 + l * per2, *a2b = a22 + p2 * p2;
+				for (size_t i = 0; i < p2; i++) {
+					const double *wi = Wg + i * (size_t)p1;
+					for (size_t j = 0; j < p2; j++) {
+						double sum = 0;
+						for (int t = 0; t < p1; t++)
+							sum += wi[t] * Wg[j * (size_t)p1 + (size_t)t];
+						a22[i * p2 + j] += sum;
+					}
+					for (size_t j = 0; j < mm; j++) {
+						double sum = 0;
+						for (int t = 0; t < p1; t++)
+							sum += wi[t] * Wb[j * (size_t)p1 + (size_t)t];
+						a2b[i * mm + j] += sum;
+					}
+				}
+			}
+			continue;
+		}
 		if (q2 == 0 && mm <= LMM_BLOCK_MAX) {
 			for (size_t a = 0; a < nb; a++)
 				for (size_t b = 0; b <= a; b++) {
@@ -1036,6 +1139,96 @@ static void *factor_part(void *arg)
 	return NULL;
 }
 
+/* Nested mode, before the levels of the first term are visited: the
+ * second term's diagonal blocks T2' C22_l T2 + I and border T2' C2b_l. */
+static void nested_init(lmm_model *m)
+{
+	lmm_work *w = m->w;
+	int p2 = w->p2;
+	size_t mm = (size_t)w->m;
+	const double *T = w->T[1];
+	for (int l = 0; l < w->n2; l++) {
+		const double *C = w->C22 + (size_t)l * (size_t)(p2 * p2);
+		double *L = w->L22 + (size_t)l * (size_t)(p2 * p2);
+		const double *B = w->C2b + (size_t)l * (size_t)p2 * mm;
+		double *E = w->E2b + (size_t)l * (size_t)p2 * mm;
+		for (int i = 0; i < p2; i++)
+			for (int j = 0; j < p2; j++) {
+				double sum = 0;
+				for (int a = i; a < p2; a++)
+					for (int b = j; b < p2; b++)
+						sum += T[a * p2 + i] * C[a * p2 + b] * T[b * p2 + j];
+				L[i * p2 + j] = sum + (i == j);
+			}
+		for (int i = 0; i < p2; i++)
+			for (size_t j = 0; j < mm; j++) {
+				double sum = 0;
+				for (int a = i; a < p2; a++)
+					sum += T[a * p2 + i] * B[(size_t)a * mm + j];
+				E[(size_t)i * mm + j] = sum;
+			}
+	}
+}
+
+/* Nested mode, after the levels: subtract the threads' sums, factor each
+ * diagonal block L_l, form E_l = L_l^-1 (border) and take E_l'E_l from the
+ * dense border (compensated, like the first term's sums). */
+static int nested_finish(lmm_model *m, int np, double *const *acc2, double *ld)
+{
+	lmm_work *w = m->w;
+	size_t p2 = (size_t)w->p2, mm = (size_t)w->m, per2 = p2 * p2 + p2 * mm;
+	double sub[LMM_BLOCK_PACKED * 4], comp[LMM_BLOCK_PACKED * 4];
+	size_t npk = mm * (mm + 1) / 2;
+	if (npk > sizeof sub / sizeof sub[0])
+		return -1; /* border too wide for this path; lmm_new checks */
+	memset(sub, 0, npk * sizeof *sub);
+	memset(comp, 0, npk * sizeof *comp);
+	double mant = 1;
+	long expo = 0;
+	for (size_t l = 0; l < (size_t)w->n2; l++) {
+		double *L = w->L22 + l * p2 * p2, *E = w->E2b + l * p2 * mm;
+		for (int t = 0; t < np; t++) {
+			const double *a22 = acc2[t] + l * per2, *a2b = a22 + p2 * p2;
+			for (size_t i = 0; i < p2 * p2; i++)
+				L[i] -= a22[i];
+			for (size_t i = 0; i < p2 * mm; i++)
+				E[i] -= a2b[i];
+		}
+		if (!chol_small((int)p2, L))
+			return -1;
+		double det = 1;
+		for (size_t i = 0; i < p2; i++)
+			det *= L[i * p2 + i];
+		mant *= det * det;
+		if ((l & 15) == 15) {
+			int e;
+			mant = frexp(mant, &e);
+			expo += e;
+		}
+		for (size_t j = 0; j < mm; j++)
+			for (size_t i = 0; i < p2; i++) {
+				double v = E[i * mm + j];
+				for (size_t k = 0; k < i; k++)
+					v -= L[i * p2 + k] * E[k * mm + j];
+				E[i * mm + j] = v / L[i * p2 + i];
+			}
+		for (size_t a = 0; a < mm; a++)
+			for (size_t b = 0; b <= a; b++) {
+				double v = 0;
+				for (size_t i = 0; i < p2; i++)
+					v += E[i * mm + a] * E[i * mm + b];
+				neumaier(&sub[b * mm - b * (b + 1) / 2 + a], &comp[b * mm - b * (b + 1) / 2 + a], v);
+			}
+	}
+	for (size_t b = 0; b < mm; b++)
+		for (size_t a = b; a < mm; a++) {
+			size_t k = b * mm - b * (b + 1) / 2 + a;
+			w->Cw[a + b * mm] -= sub[k] + comp[k];
+		}
+	*ld += log(mant) + (double)expo * M_LN2;
+	return 0;
+}
+
 /* Factor everything for theta; 0 on success. Leaves L_g in w->Lg, the
  * off-diagonal block in w->W and the dense factor in w->Cw. */
 static int factor(lmm_model *m, const double *theta)
@@ -1046,7 +1239,9 @@ static int factor(lmm_model *m, const double *theta)
 	theta_to_T(m, theta);
 	/* Cw = Λd' C Λd + diag(I_q2, 0) */
 	memcpy(w->Cw, w->C, mm * mm * sizeof *w->Cw);
-	for (int k = 1; k < m->nterms; k++) {
+	if (w->nested)
+		nested_init(m);
+	for (int k = 1; k < m->nterms && !w->nested; k++) {
 		int pk = m->terms[k].p;
 		const double *T = w->T[k];
 		double tmp[FORMULA_MAX_RE_COLS];
@@ -1076,7 +1271,7 @@ static int factor(lmm_model *m, const double *theta)
 			}
 		}
 	}
-	for (int c = 0; c < q2; c++)
+	for (int c = 0; c < q2 && !w->nested; c++)
 		w->Cw[(size_t)c + (size_t)c * mm] += 1;
 	/* the block-diagonal part, level by level, on up to two threads */
 	part parts[LMM_THREADS];
@@ -1089,6 +1284,9 @@ static int factor(lmm_model *m, const double *theta)
 		                  .g1 = (int32_t)((int64_t)w->n1 * (t + 1) / np),
 		                  .acc = w->acc + (size_t)t * 2 * (mm * (mm + 1) / 2),
 		                  .comp = w->acc + ((size_t)t * 2 + 1) * (mm * (mm + 1) / 2),
+		                  .acc2 = w->nested ? w->acc2 + (size_t)t * (size_t)w->n2 *
+		                                          ((size_t)(w->p2 * w->p2) + (size_t)w->p2 * mm)
+		                                    : NULL,
 		                  .fail = 1};
 		if (t > 0 && pthread_create(&tid[t], NULL, factor_part, &parts[t]) == 0)
 			started[t] = 1;
@@ -1116,12 +1314,18 @@ static int factor(lmm_model *m, const double *theta)
 			}
 			w->Cw[ca + cb * mm] -= sub + cs;
 		}
+	double *acc2s[LMM_THREADS];
+	for (int t = 0; t < np; t++)
+		acc2s[t] = parts[t].acc2;
+	if (w->nested && nested_finish(m, np, acc2s, &ld) != 0)
+		return -1;
 	if (LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', (lapack_int)mm, w->Cw, (lapack_int)mm) != 0)
 		return -1;
-	for (int c = 0; c < q2; c++)
+	int off = w->nested ? 0 : q2; /* where X starts in the dense factor */
+	for (int c = 0; c < off; c++)
 		ld += 2 * log(w->Cw[(size_t)c + (size_t)c * mm]);
 	double ldx = 0;
-	for (int c = q2; c < q2 + m->p; c++)
+	for (int c = off; c < off + m->p; c++)
 		ldx += 2 * log(w->Cw[(size_t)c + (size_t)c * mm]);
 	double r = w->Cw[(mm - 1) + (mm - 1) * mm];
 	w->ldL = ld;
@@ -1316,19 +1520,42 @@ static al_status estimates(lmm_model *m, al_err *err)
 	lmm_work *w = m->w;
 	int p = m->p, p1 = w->p1, q2 = w->q2;
 	size_t mm = (size_t)w->m;
+	int off = w->nested ? 0 : q2; /* where X starts in the dense factor */
 	al_status st = AL_OK;
-	double *x = malloc((mm - 1) * sizeof *x);
+	/* x = [u2; beta], indexed like the columns of D without y */
+	double *x = malloc(((size_t)q2 + (size_t)p) * sizeof *x);
 	double *rx = malloc((size_t)(p * p) * sizeof *rx);
 	if (x == NULL || rx == NULL) {
 		st = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
+	double *xd = x + (q2 - off); /* the part the dense factor solves */
 	for (size_t i = 0; i + 1 < mm; i++)
-		x[i] = w->Cw[(mm - 1) + i * mm];
+		xd[i] = w->Cw[(mm - 1) + i * mm];
 	if (LAPACKE_dtrtrs(LAPACK_COL_MAJOR, 'L', 'T', 'N', (lapack_int)(mm - 1), 1, w->Cw,
-	                   (lapack_int)mm, x, (lapack_int)(mm - 1)) != 0) {
+	                   (lapack_int)mm, xd, (lapack_int)(mm - 1)) != 0) {
 		st = al_err_set(err, AL_ENUMERIC, "singular system at the optimum");
 		goto out;
+	}
+	if (w->nested) {
+		/* u_l = L_l^-T (E_l[:, y] - E_l[:, X] beta), level by level */
+		size_t p2 = (size_t)w->p2;
+		for (size_t l = 0; l < (size_t)w->n2; l++) {
+			const double *L = w->L22 + l * p2 * p2, *E = w->E2b + l * p2 * mm;
+			double *u = x + l * p2;
+			for (size_t i = 0; i < p2; i++) {
+				double v = E[i * mm + mm - 1];
+				for (int j = 0; j < p; j++)
+					v -= E[i * mm + (size_t)j] * x[q2 + j];
+				u[i] = v;
+			}
+			for (size_t i = p2; i-- > 0;) {
+				double v = u[i];
+				for (size_t j = i + 1; j < p2; j++)
+					v -= L[j * p2 + i] * u[j];
+				u[i] = v / L[i * p2 + i];
+			}
+		}
 	}
 	for (int j = 0; j < p; j++)
 		m->beta[j] = x[q2 + j];
@@ -1380,7 +1607,7 @@ static al_status estimates(lmm_model *m, al_err *err)
 	/* vcov */
 	for (int a = 0; a < p; a++)
 		for (int b = 0; b < p; b++)
-			rx[a + b * p] = a >= b ? w->Cw[(size_t)(q2 + a) + (size_t)(q2 + b) * mm] : 0;
+			rx[a + b * p] = a >= b ? w->Cw[(size_t)(off + a) + (size_t)(off + b) * mm] : 0;
 	if (LAPACKE_dpotri(LAPACK_COL_MAJOR, 'L', p, rx, p) != 0) {
 		st = al_err_set(err, AL_ENUMERIC, "R_X is singular at the optimum");
 		goto out;

@@ -34,6 +34,8 @@ typedef struct lmm_opts {
 	double rank_tol;   /* relative pivot below which X is rank deficient (1e-9) */
 	size_t max_dense;  /* largest order of the dense block (3000) */
 	int threads;       /* threads for the per-level work, 1 or 2 (2) */
+	int nested;        /* use the nested (block-diagonal) second term when
+	                    * it applies (1); 0 forces the dense block */
 } lmm_opts;
 
 void lmm_opts_default(lmm_opts *o);

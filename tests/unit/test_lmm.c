@@ -162,6 +162,41 @@ static void test_crossed(void **state)
 	free(buf);
 }
 
+/* Pastes (casks within batches) takes the nested path; forcing the dense
+ * block must give the same fit. */
+static void test_nested_equals_dense(void **state)
+{
+	(void)state;
+	size_t len;
+	char *buf = slurp("pastes.csv", &len);
+	frame fr;
+	al_err e = {0};
+	lmm_opts o;
+	lmm_opts_default(&o);
+	lmm_model *a, *b;
+	assert_int_equal(load(&fr, &F, "strength ~ 1 + (1 | batch/cask)", buf, len, &e), AL_OK);
+	assert_int_equal(lmm_new(&a, &F, &fr, &o, &e), AL_OK);
+	assert_int_equal(lmm_fit(a, &o, &e), AL_OK);
+	o.nested = 0;
+	assert_int_equal(lmm_new(&b, &F, &fr, &o, &e), AL_OK);
+	assert_int_equal(lmm_fit(b, &o, &e), AL_OK);
+	close_rel(a->criterion, 246.990745853, 1e-9);
+	close_rel(b->criterion, a->criterion, 1e-10);
+	double th[2] = {1.3, 0.7};
+	close_rel(lmm_deviance(a, th, 1), lmm_deviance(b, th, 1), 1e-12);
+	close_rel(a->beta[0], b->beta[0], 1e-9);
+	close_rel(a->se[0], b->se[0], 1e-6);
+	for (int k = 0; k < 2; k++) {
+		close_rel(a->terms[k].sd[0], b->terms[k].sd[0], 1e-6);
+		for (int l = 0; l < a->terms[k].nlev; l++)
+			assert_true(fabs(a->terms[k].ranef[l] - b->terms[k].ranef[l]) < 1e-5);
+	}
+	lmm_free(a);
+	lmm_free(b);
+	frame_cleanup(&fr);
+	free(buf);
+}
+
 static void expect_model_error(const char *csv, const char *ftext, al_status st, const char *what)
 {
 	frame fr;
@@ -245,7 +280,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sleepstudy_reml), cmocka_unit_test(test_sleepstudy_ml),
-		cmocka_unit_test(test_crossed),         cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_crossed),         cmocka_unit_test(test_nested_equals_dense),
+		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_frame),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,8 @@
 
 int cmd_instruments(int argc, char **argv);
 int cmd_score(int argc, char **argv);
+int cmd_lmm(int argc, char **argv);
+int cmd_etr(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_export(int argc, char **argv);

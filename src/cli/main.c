@@ -14,6 +14,8 @@ static const struct command {
 } commands[] = {
     {"instruments", cmd_instruments, "list the questionnaires, or show one"},
     {"score", cmd_score, "score item-level answers into score-level rows"},
+    {"lmm", cmd_lmm, "fit a linear mixed model (lme4 formula syntax)"},
+    {"etr", cmd_etr, "expected treatment response: fit curves, check clients"},
     {"init", cmd_init, "create or upgrade the practice database"},
     {"import", cmd_import, "import a registry file into the database"},
     {"export", cmd_export, "export the database's item answers as CSV"},

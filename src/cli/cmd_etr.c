@@ -12,21 +12,22 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-	        "usage: alliance etr fit SCORES.csv --instrument ID -o MODEL.json\n"
-	        "                        [--percentiles LO,HI] [--higher-better] [--ml]\n"
-	        "       alliance etr check --model MODEL.json SCORES.csv [--client ID] [-o OUT.csv]\n\n"
-	        "Expected treatment response (Finch, Lambert & Schaalje 2001). SCORES.csv has the\n"
-	        "columns client_id,therapist_id,session,date,modality,instrument,score[,scale];\n"
-	        "rows of other instruments, and of scales other than \"total\", are ignored.\n\n"
-	        "fit   fits score ~ log(session) * intake + (log(session) | client_id), where intake\n"
-	        "      is the client's score at their lowest-numbered session (session 1 when\n"
-	        "      recorded), on the scores after intake; writes the fixed effects, variance\n"
-	        "      components, residual SD and band percentiles (default 10,90) as JSON.\n"
-	        "check compares each client's scores with the curve expected for their intake and\n"
-	        "      its prediction band; CSV out: client_id,session,observed,expected,lower,upper,\n"
-	        "      status (\"on track\" or \"not on track\": above the upper line when higher\n"
-	        "      scores are worse, below the lower line with --higher-better).\n");
+	fprintf(
+	    out,
+	    "usage: alliance etr fit SCORES.csv --instrument ID -o MODEL.json\n"
+	    "                        [--percentiles LO,HI] [--higher-better] [--ml]\n"
+	    "       alliance etr check --model MODEL.json SCORES.csv [--client ID] [-o OUT.csv]\n\n"
+	    "Expected treatment response (Finch, Lambert & Schaalje 2001). SCORES.csv has the\n"
+	    "columns client_id,therapist_id,session,date,modality,instrument,score[,scale];\n"
+	    "rows of other instruments, and of scales other than \"total\", are ignored.\n\n"
+	    "fit   fits score ~ log(session) * intake + (log(session) | client_id), where intake\n"
+	    "      is the client's score at their lowest-numbered session (session 1 when\n"
+	    "      recorded), on the scores after intake; writes the fixed effects, variance\n"
+	    "      components, residual SD and band percentiles (default 10,90) as JSON.\n"
+	    "check compares each client's scores with the curve expected for their intake and\n"
+	    "      its prediction band; CSV out: client_id,session,observed,expected,lower,upper,\n"
+	    "      status (\"on track\" or \"not on track\": above the upper line when higher\n"
+	    "      scores are worse, below the lower line with --higher-better).\n");
 }
 
 /* Load client_id, session, score of one instrument (and scale total). */
@@ -45,7 +46,8 @@ static al_status load_scores(const char *path, const char *instrument, frame *fr
 	os_map_release(&map);
 	if (st == AL_EINPUT && strstr(err->msg, "no complete rows") != NULL) {
 		al_err_clear(err);
-		st = al_err_set(err, AL_EINPUT, "%s: no scores for instrument %s", path, instrument);
+		st =
+		    al_err_set(err, AL_EINPUT, "%s: no scores for instrument %s", path, instrument);
 	}
 	return st;
 }
@@ -84,8 +86,11 @@ static int etr_fit_cmd(int argc, char **argv)
 			out = argv[++i];
 		} else if (strcmp(argv[i], "--percentiles") == 0 && i + 1 < argc) {
 			if (!parse_pcts(argv[++i], &m.lower_pct, &m.upper_pct)) {
-				fprintf(stderr, "alliance etr: --percentiles wants LO,HI with 0 < LO < HI < 100 "
-				        "(got \"%s\")\n", argv[i]);
+				fprintf(stderr,
+				        "alliance etr: --percentiles wants LO,HI with 0 < LO < HI "
+				        "< 100 "
+				        "(got \"%s\")\n",
+				        argv[i]);
 				return CLI_USAGE;
 			}
 		} else if (strcmp(argv[i], "--higher-better") == 0) {
@@ -198,7 +203,8 @@ static int etr_check_cmd(int argc, char **argv)
 	const frame_col *cl = &fr.cols[0];
 	int32_t only = -1;
 	if (client != NULL && (only = frame_level(cl, client)) < 0) {
-		al_err_set(&err, AL_ENOTFOUND, "%s: no %s scores of client %s", data, m.instrument, client);
+		al_err_set(&err, AL_ENOTFOUND, "%s: no %s scores of client %s", data, m.instrument,
+		           client);
 		goto done;
 	}
 	size_t nl = (size_t)cl->nlevels;
@@ -241,8 +247,10 @@ static int etr_check_cmd(int argc, char **argv)
 			double s = fr.cols[1].num[i], y = fr.cols[2].num[i], mu, lo, hi;
 			if (!(s > 0)) {
 				os_out_abort(&f);
-				al_err_set(&err, AL_EINPUT, "%s:%u: column session: must be positive (got "
-				           "\"%g\")", data, (unsigned)fr.line[i], s);
+				al_err_set(&err, AL_EINPUT,
+				           "%s:%u: column session: must be positive (got "
+				           "\"%g\")",
+				           data, (unsigned)fr.line[i], s);
 				goto done;
 			}
 			etr_expect(&m, intake[c], s, &mu, &lo, &hi);

@@ -17,25 +17,26 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-	        "usage: alliance lmm 'FORMULA' DATA.csv [--ml] [--json] [--ranef OUT.csv]\n\n"
-	        "Fit a linear mixed model by REML (or ML with --ml), as lme4's lmer does.\n"
-	        "FORMULA is lme4 syntax, e.g. 'score ~ log(session) + (log(session) | client_id)':\n"
-	        "numeric and categorical columns (treatment contrasts), log() exp() sqrt() I(),\n"
-	        "* and :, 0 + or - 1, random terms (1 | g), (1 + x | g), (x || g), (1 | a/b),\n"
-	        "(1 | a:b), crossed terms. Rows with an empty or NA value are dropped.\n\n"
-	        "  --ml            maximum likelihood instead of REML\n"
-	        "  --json          print a JSON object (method, nobs, fixef, se, sdcor, sigma,\n"
-	        "                  criterion, logLik, AIC, BIC, converged, ...)\n"
-	        "  --ranef OUT.csv write the conditional modes (BLUPs):\n"
-	        "                  group,level,term,estimate\n"
-	        "  --predict NEW.csv  predict the rows of NEW.csv (the formula's columns; the\n"
-	        "                  response may be absent) with prediction intervals:\n"
-	        "                  line,fit,lower,upper. A group level seen in DATA adds its\n"
-	        "                  conditional mode; an unseen one gets the population curve\n"
-	        "                  and the random effects' variance in its interval.\n"
-	        "  --level P       prediction interval coverage (default 0.95)\n"
-	        "  -o OUT.csv      where --predict writes (default standard output)\n");
+	fprintf(
+	    out,
+	    "usage: alliance lmm 'FORMULA' DATA.csv [--ml] [--json] [--ranef OUT.csv]\n\n"
+	    "Fit a linear mixed model by REML (or ML with --ml), as lme4's lmer does.\n"
+	    "FORMULA is lme4 syntax, e.g. 'score ~ log(session) + (log(session) | client_id)':\n"
+	    "numeric and categorical columns (treatment contrasts), log() exp() sqrt() I(),\n"
+	    "* and :, 0 + or - 1, random terms (1 | g), (1 + x | g), (x || g), (1 | a/b),\n"
+	    "(1 | a:b), crossed terms. Rows with an empty or NA value are dropped.\n\n"
+	    "  --ml            maximum likelihood instead of REML\n"
+	    "  --json          print a JSON object (method, nobs, fixef, se, sdcor, sigma,\n"
+	    "                  criterion, logLik, AIC, BIC, converged, ...)\n"
+	    "  --ranef OUT.csv write the conditional modes (BLUPs):\n"
+	    "                  group,level,term,estimate\n"
+	    "  --predict NEW.csv  predict the rows of NEW.csv (the formula's columns; the\n"
+	    "                  response may be absent) with prediction intervals:\n"
+	    "                  line,fit,lower,upper. A group level seen in DATA adds its\n"
+	    "                  conditional mode; an unseen one gets the population curve\n"
+	    "                  and the random effects' variance in its interval.\n"
+	    "  --level P       prediction interval coverage (default 0.95)\n"
+	    "  -o OUT.csv      where --predict writes (default standard output)\n");
 }
 
 /* Names of variance components as lme4's as.data.frame(VarCorr()) gives
@@ -53,7 +54,8 @@ static void group_names(const lmm_model *m, char names[][FORMULA_LABEL * 2 + 8],
 				const char *dot = strrchr(names[i], '.');
 				size_t len = strlen(t->group);
 				if (strcmp(names[i], t->group) == 0 ||
-				    (dot && (size_t)(dot - names[i]) == len && strncmp(names[i], t->group, len) == 0))
+				    (dot && (size_t)(dot - names[i]) == len &&
+				     strncmp(names[i], t->group, len) == 0))
 					seen++;
 			}
 			if (seen)
@@ -97,7 +99,8 @@ json_t *lmm_cli_json(const lmm_model *m)
 		}
 		for (int j = 0; j < t->p; j++)
 			for (int i = j + 1; i < t->p; i++) {
-				snprintf(key, sizeof key, "%s/%s/%s", gn[gi], t->names[j], t->names[i]);
+				snprintf(key, sizeof key, "%s/%s/%s", gn[gi], t->names[j],
+				         t->names[i]);
 				json_object_set_new(sd, key, json_real(t->corr[i][j]));
 			}
 		gi++;
@@ -151,8 +154,8 @@ static void print_residuals(FILE *out, const lmm_model *m)
 		for (size_t i = 0; i < m->n; i++)
 			y[i] = (y[i] - fit[i]) / m->sigma;
 		qsort(y, m->n, sizeof *y, cmp_double);
-		fprintf(out, "Scaled residuals:\n %9s %9s %9s %9s %9s\n", "Min", "1Q", "Median", "3Q",
-		        "Max");
+		fprintf(out, "Scaled residuals:\n %9s %9s %9s %9s %9s\n", "Min", "1Q", "Median",
+		        "3Q", "Max");
 		fprintf(out, " %9.4f %9.4f %9.4f %9.4f %9.4f\n\n", y[0], quantile7(y, m->n, 0.25),
 		        quantile7(y, m->n, 0.5), quantile7(y, m->n, 0.75), y[m->n - 1]);
 	}
@@ -162,8 +165,7 @@ static void print_residuals(FILE *out, const lmm_model *m)
 
 static void print_summary(FILE *out, const lmm_model *m, const char *data)
 {
-	fprintf(out, "Linear mixed model fit by %s\n",
-	        m->reml ? "REML" : "maximum likelihood");
+	fprintf(out, "Linear mixed model fit by %s\n", m->reml ? "REML" : "maximum likelihood");
 	fprintf(out, "Formula: %s\n   Data: %s\n", m->f.text, data);
 	if (m->fr->dropped)
 		fprintf(out, "   (%zu rows with missing values dropped)\n", m->fr->dropped);
@@ -171,7 +173,8 @@ static void print_summary(FILE *out, const lmm_model *m, const char *data)
 	if (m->reml) {
 		fprintf(out, "REML criterion at convergence: %.1f\n\n", m->criterion);
 	} else {
-		fprintf(out, "%10s %10s %10s %10s %10s\n", "AIC", "BIC", "logLik", "deviance", "df.resid");
+		fprintf(out, "%10s %10s %10s %10s %10s\n", "AIC", "BIC", "logLik", "deviance",
+		        "df.resid");
 		fprintf(out, "%10.1f %10.1f %10.1f %10.1f %10zu\n\n", m->aic, m->bic, m->loglik,
 		        m->criterion, m->n - (size_t)m->df);
 	}
@@ -187,8 +190,8 @@ static void print_summary(FILE *out, const lmm_model *m, const char *data)
 			const char *g = "";
 			if (t->diag || i == 0)
 				g = gn[gi];
-			fprintf(out, " %-12s %-14s %12.4g %10.4g", g, t->names[i], t->sd[i] * t->sd[i],
-			        t->sd[i]);
+			fprintf(out, " %-12s %-14s %12.4g %10.4g", g, t->names[i],
+			        t->sd[i] * t->sd[i], t->sd[i]);
 			if (!t->diag)
 				for (int j = 0; j < i; j++)
 					fprintf(out, " %5.2f", t->corr[i][j]);
@@ -216,12 +219,15 @@ static void print_summary(FILE *out, const lmm_model *m, const char *data)
 		for (int i = 1; i < m->p; i++) {
 			fprintf(out, " %-12.12s", m->xnames[i]);
 			for (int j = 0; j < i; j++)
-				fprintf(out, " %8.3f", m->vcov[i * m->p + j] / (m->se[i] * m->se[j]));
+				fprintf(out, " %8.3f",
+				        m->vcov[i * m->p + j] / (m->se[i] * m->se[j]));
 			fputc('\n', out);
 		}
 	}
-	fprintf(out, "\nConvergence: %s (max|scaled grad| %.2g, min Hessian eigenvalue %.3g, "
-	        "%d evaluations)\n", m->conv_msg, m->max_scgrad, m->min_eig, m->nevals);
+	fprintf(out,
+	        "\nConvergence: %s (max|scaled grad| %.2g, min Hessian eigenvalue %.3g, "
+	        "%d evaluations)\n",
+	        m->conv_msg, m->max_scgrad, m->min_eig, m->nevals);
 }
 
 void lmm_cli_field(FILE *fp, const char *s)
@@ -259,7 +265,8 @@ static al_status write_ranef(const lmm_model *m, const char *path, al_err *err)
 				lmm_cli_field(o.fp, t->levels[l]);
 				fputc(',', o.fp);
 				lmm_cli_field(o.fp, t->names[j]);
-				fprintf(o.fp, ",%.17g\n", t->ranef[(size_t)l * (size_t)t->p + (size_t)j]);
+				fprintf(o.fp, ",%.17g\n",
+				        t->ranef[(size_t)l * (size_t)t->p + (size_t)j]);
 			}
 		gi += t->diag ? t->p : 1;
 	}
@@ -318,8 +325,9 @@ static al_status predict(const lmm_model *m, const char *path, double level, con
 		if (c == m->f.vars[m->f.response].col)
 			cat[c] |= FRAME_OPTIONAL;
 		else
-			cat[c] = m->fr->cols[frame_find(m->fr, names[c])].categorical ? FRAME_CATEGORICAL
-			                                                               : FRAME_NUMERIC;
+			cat[c] = m->fr->cols[frame_find(m->fr, names[c])].categorical
+			             ? FRAME_CATEGORICAL
+			             : FRAME_NUMERIC;
 	}
 	if ((st = frame_load(&nd, map.data, map.len, path, names, cat, m->f.ncols, NULL, 0, err)) !=
 	    AL_OK)
@@ -338,8 +346,8 @@ static al_status predict(const lmm_model *m, const char *path, double level, con
 	fprintf(o.fp, "line,fit,lower,upper\n");
 	for (size_t i = 0; i < nd.n; i++) {
 		double sd = sqrt(var[i]);
-		fprintf(o.fp, "%u,%.10g,%.10g,%.10g\n", (unsigned)nd.line[i], fit[i], fit[i] - z * sd,
-		        fit[i] + z * sd);
+		fprintf(o.fp, "%u,%.10g,%.10g,%.10g\n", (unsigned)nd.line[i], fit[i],
+		        fit[i] - z * sd, fit[i] + z * sd);
 	}
 	st = os_out_commit(&o, err);
 out:
@@ -403,8 +411,10 @@ int cmd_lmm(int argc, char **argv)
 			char *end;
 			level = strtod(argv[++i], &end);
 			if (*end != '\0' || !(level > 0 && level < 1)) {
-				fprintf(stderr, "alliance lmm: --level wants a number between 0 and 1 (got "
-				        "\"%s\")\n", argv[i]);
+				fprintf(stderr,
+				        "alliance lmm: --level wants a number between 0 and 1 (got "
+				        "\"%s\")\n",
+				        argv[i]);
 				return CLI_USAGE;
 			}
 		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
@@ -447,8 +457,9 @@ int cmd_lmm(int argc, char **argv)
 	}
 	if (json) {
 		json_t *j = lmm_cli_json(m);
-		if (j == NULL || json_dumpf(j, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER |
-		                                        JSON_REAL_PRECISION(15)) != 0) {
+		if (j == NULL || json_dumpf(j, stdout,
+		                            JSON_INDENT(1) | JSON_PRESERVE_ORDER |
+		                                JSON_REAL_PRECISION(15)) != 0) {
 			json_decref(j);
 			al_err_set(&err, AL_ENOMEM, "cannot write JSON");
 			goto out;

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ETR_REFERENCE                                                                  \
-	"Finch, Lambert & Schaalje (2001). Psychotherapy quality control: the statistical " \
-	"generation of expected recovery curves for integration into an early warning "    \
+#define ETR_REFERENCE                                                                              \
+	"Finch, Lambert & Schaalje (2001). Psychotherapy quality control: the statistical "        \
+	"generation of expected recovery curves for integration into an early warning "            \
 	"system. Clinical Psychology & Psychotherapy 8(4):231-242."
 
 static const char *const fix_names[ETR_NFIX] = {"(Intercept)", "log(session)", "intake",
@@ -21,7 +21,8 @@ al_status etr_intake(const frame *fr, double *intake, double *intake_session, al
 {
 	const frame_col *cl = &fr->cols[0], *se = &fr->cols[1], *sc = &fr->cols[2];
 	if (!cl->categorical || se->categorical || sc->categorical)
-		return al_err_set(err, AL_EINPUT, "%s: session and score must be numbers", fr->file);
+		return al_err_set(err, AL_EINPUT, "%s: session and score must be numbers",
+		                  fr->file);
 	for (int32_t c = 0; c < cl->nlevels; c++) {
 		intake[c] = NAN;
 		intake_session[c] = -1;
@@ -82,8 +83,10 @@ al_status etr_fit(const frame *fr, const lmm_opts *o, etr_model *m, al_err *err)
 		if (!(se->num[i] > isess[c]))
 			continue;
 		if (!(se->num[i] > 0)) {
-			st = al_err_set(err, AL_EINPUT, "%s:%u: column session: must be positive (got "
-			                "\"%g\")", fr->file, (unsigned)fr->line[i], se->num[i]);
+			st = al_err_set(err, AL_EINPUT,
+			                "%s:%u: column session: must be positive (got "
+			                "\"%g\")",
+			                fr->file, (unsigned)fr->line[i], se->num[i]);
 			goto out;
 		}
 		d.cols[0].num[d.n] = sc->num[i];
@@ -96,8 +99,10 @@ al_status etr_fit(const frame *fr, const lmm_opts *o, etr_model *m, al_err *err)
 			nclients++;
 	}
 	if (nclients < 3) {
-		st = al_err_set(err, AL_EINPUT, "%s: %d clients have scores after their intake; the "
-		                "expected-response model needs at least 3", fr->file, nclients);
+		st = al_err_set(err, AL_EINPUT,
+		                "%s: %d clients have scores after their intake; the "
+		                "expected-response model needs at least 3",
+		                fr->file, nclients);
 		goto out;
 	}
 	if ((st = formula_parse(f, ETR_FORMULA, err)) != AL_OK)
@@ -159,9 +164,10 @@ char *etr_model_json(const etr_model *m)
 	json_object_set_new(o, "model", json_string("expected treatment response"));
 	json_object_set_new(o, "reference", json_string(ETR_REFERENCE));
 	json_object_set_new(o, "formula", json_string(ETR_FORMULA));
-	json_object_set_new(o, "intake", json_string("score at the client's lowest-numbered session "
-	                                             "(session 1 when recorded); fitted on the later "
-	                                             "sessions"));
+	json_object_set_new(o, "intake",
+	                    json_string("score at the client's lowest-numbered session "
+	                                "(session 1 when recorded); fitted on the later "
+	                                "sessions"));
 	json_object_set_new(o, "instrument", json_string(m->instrument));
 	json_object_set_new(o, "method", json_string(m->reml ? "REML" : "ML"));
 	json_object_set_new(o, "nobs", json_integer((json_int_t)m->nobs));
@@ -220,11 +226,13 @@ static al_status get_matrix(json_t *o, const char *key, int n, double *out, al_e
 	for (int i = 0; i < n; i++) {
 		json_t *row = json_array_get(a, (size_t)i);
 		if (!json_is_array(row) || json_array_size(row) != (size_t)n)
-			return al_err_set(err, AL_EINPUT, "model: %s[%d]: expected %d numbers", key, i, n);
+			return al_err_set(err, AL_EINPUT, "model: %s[%d]: expected %d numbers", key,
+			                  i, n);
 		for (int j = 0; j < n; j++) {
 			json_t *v = json_array_get(row, (size_t)j);
 			if (!json_is_number(v))
-				return al_err_set(err, AL_EINPUT, "model: %s[%d][%d]: expected a number", key, i,
+				return al_err_set(err, AL_EINPUT,
+				                  "model: %s[%d][%d]: expected a number", key, i,
 				                  j);
 			out[i * n + j] = json_number_value(v);
 		}
@@ -254,7 +262,8 @@ al_status etr_model_parse(etr_model *m, const char *text, size_t len, al_err *er
 		}
 		json_t *b = json_object_get(fx, fix_names[a]);
 		if (!json_is_number(b))
-			st = al_err_set(err, AL_EINPUT, "model: fixef.%s: expected a number", fix_names[a]);
+			st = al_err_set(err, AL_EINPUT, "model: fixef.%s: expected a number",
+			                fix_names[a]);
 		else
 			m->beta[a] = json_number_value(b);
 	}

@@ -24,19 +24,19 @@
 #include "status.h"
 
 #define ETR_FORMULA "score ~ log(session) * intake + (log(session) | client_id)"
-#define ETR_NFIX 4 /* (Intercept), log(session), intake, log(session):intake */
+#define ETR_NFIX    4 /* (Intercept), log(session), intake, log(session):intake */
 
 typedef struct etr_model {
 	char instrument[32];
 	int reml;
-	size_t nobs;          /* post-intake scores fitted */
+	size_t nobs; /* post-intake scores fitted */
 	int nclients;
 	double beta[ETR_NFIX];
 	double vcov[ETR_NFIX * ETR_NFIX];
-	double tau[4];        /* covariance of (intercept, log-session slope) */
+	double tau[4]; /* covariance of (intercept, log-session slope) */
 	double sigma;
 	double lower_pct, upper_pct; /* band percentiles, e.g. 10 and 90 */
-	int higher_is_worse;  /* 1: above the upper line is off track */
+	int higher_is_worse;         /* 1: above the upper line is off track */
 	int converged;
 	char convergence[256];
 } etr_model;

@@ -190,8 +190,8 @@ static const struct {
 	const char *name;
 	formula_op op;
 } funcs[] = {
-	{"log", FX_LOG},   {"log2", FX_LOG2}, {"log10", FX_LOG10}, {"log1p", FX_LOG1P},
-	{"exp", FX_EXP},   {"sqrt", FX_SQRT}, {"abs", FX_ABS},
+    {"log", FX_LOG}, {"log2", FX_LOG2}, {"log10", FX_LOG10}, {"log1p", FX_LOG1P},
+    {"exp", FX_EXP}, {"sqrt", FX_SQRT}, {"abs", FX_ABS},
 };
 
 static int aatom(parser *p)
@@ -227,7 +227,9 @@ static int aatom(parser *p)
 			if (strcmp(name, funcs[i].name) == 0)
 				op = (int)funcs[i].op;
 		if (op == -1) {
-			fail(p, start, "unknown function (known: log, log2, log10, log1p, exp, sqrt, abs, I)");
+			fail(
+			    p, start,
+			    "unknown function (known: log, log2, log10, log1p, exp, sqrt, abs, I)");
 			return -1;
 		}
 		int e = aexpr(p);
@@ -689,7 +691,8 @@ al_status formula_parse(formula *f, const char *text, al_err *err)
 	memset(f, 0, sizeof *f);
 	size_t len = strlen(text);
 	if (len >= FORMULA_MAX_TEXT)
-		return al_err_set(err, AL_ELIMIT, "formula: longer than %d bytes", FORMULA_MAX_TEXT - 1);
+		return al_err_set(err, AL_ELIMIT, "formula: longer than %d bytes",
+		                  FORMULA_MAX_TEXT - 1);
 	memcpy(f->text, text, len + 1);
 	parser P = {.f = f, .s = f->text, .err = err};
 	parser *p = &P;
@@ -726,7 +729,8 @@ al_status formula_parse(formula *f, const char *text, al_err *err)
 		if (s.t[i] == 0)
 			continue;
 		if (s.t[i] & resp) {
-			fail(p, f->vars[f->response].pos, "the response also appears on the right side");
+			fail(p, f->vars[f->response].pos,
+			     "the response also appears on the right side");
 			return AL_EINPUT;
 		}
 		f->terms[f->nterms++] = s.t[i];

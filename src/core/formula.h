@@ -14,20 +14,33 @@
 
 #include "status.h"
 
-#define FORMULA_MAX_TEXT 1024  /* formula length in bytes */
-#define FORMULA_MAX_VARS 48    /* distinct variables (columns and expressions) */
-#define FORMULA_MAX_COLS 32    /* distinct data columns */
-#define FORMULA_MAX_NODES 256  /* expression nodes */
-#define FORMULA_MAX_TERMS 64   /* fixed-effect terms */
-#define FORMULA_MAX_RE 8       /* random-effect terms (after expanding a/b) */
-#define FORMULA_MAX_RE_COLS 8  /* columns in one random-effect term */
-#define FORMULA_MAX_GROUP 4    /* variables in one grouping factor a:b:... */
-#define FORMULA_LABEL 64       /* bytes of a variable's label */
+#define FORMULA_MAX_TEXT    1024 /* formula length in bytes */
+#define FORMULA_MAX_VARS    48   /* distinct variables (columns and expressions) */
+#define FORMULA_MAX_COLS    32   /* distinct data columns */
+#define FORMULA_MAX_NODES   256  /* expression nodes */
+#define FORMULA_MAX_TERMS   64   /* fixed-effect terms */
+#define FORMULA_MAX_RE      8    /* random-effect terms (after expanding a/b) */
+#define FORMULA_MAX_RE_COLS 8    /* columns in one random-effect term */
+#define FORMULA_MAX_GROUP   4    /* variables in one grouping factor a:b:... */
+#define FORMULA_LABEL       64   /* bytes of a variable's label */
 
 /* Operations of the numeric expression trees (inside log(), I() ...). */
 typedef enum formula_op {
-	FX_NUM, FX_COL, FX_NEG, FX_ADD, FX_SUB, FX_MUL, FX_DIV, FX_POW,
-	FX_LOG, FX_LOG2, FX_LOG10, FX_LOG1P, FX_EXP, FX_SQRT, FX_ABS
+	FX_NUM,
+	FX_COL,
+	FX_NEG,
+	FX_ADD,
+	FX_SUB,
+	FX_MUL,
+	FX_DIV,
+	FX_POW,
+	FX_LOG,
+	FX_LOG2,
+	FX_LOG10,
+	FX_LOG1P,
+	FX_EXP,
+	FX_SQRT,
+	FX_ABS
 } formula_op;
 
 typedef struct formula_node {
@@ -52,21 +65,21 @@ typedef uint64_t formula_term;
 
 /* One random-effect term (LHS | GROUP), or (LHS || GROUP) with diag set. */
 typedef struct formula_re {
-	int intercept;                    /* LHS includes the intercept */
-	int nterms;                       /* LHS terms other than the intercept */
+	int intercept; /* LHS includes the intercept */
+	int nterms;    /* LHS terms other than the intercept */
 	formula_term terms[FORMULA_MAX_RE_COLS];
-	int ngroup;                       /* variables of the grouping factor */
-	int group[FORMULA_MAX_GROUP];     /* variable indices, in label order */
-	char label[FORMULA_LABEL * 2];    /* "Subject", "batch:cask" */
-	int diag;                         /* || : independent effects */
-	int pos;                          /* offset of the term, for messages */
+	int ngroup;                    /* variables of the grouping factor */
+	int group[FORMULA_MAX_GROUP];  /* variable indices, in label order */
+	char label[FORMULA_LABEL * 2]; /* "Subject", "batch:cask" */
+	int diag;                      /* || : independent effects */
+	int pos;                       /* offset of the term, for messages */
 } formula_re;
 
 typedef struct formula {
 	char text[FORMULA_MAX_TEXT];
-	int response;                     /* variable index of the left side */
-	int intercept;                    /* fixed part has an intercept */
-	int nterms;                       /* fixed terms, in R's order */
+	int response;  /* variable index of the left side */
+	int intercept; /* fixed part has an intercept */
+	int nterms;    /* fixed terms, in R's order */
 	formula_term terms[FORMULA_MAX_TERMS];
 	int nre;
 	formula_re re[FORMULA_MAX_RE];
@@ -76,7 +89,7 @@ typedef struct formula {
 	formula_node nodes[FORMULA_MAX_NODES];
 	int ncols;
 	char cols[FORMULA_MAX_COLS][FORMULA_LABEL]; /* data columns used */
-	int col_pos[FORMULA_MAX_COLS];    /* first offset of each column */
+	int col_pos[FORMULA_MAX_COLS];              /* first offset of each column */
 } formula;
 
 /* Parse text into f. AL_EINPUT with a message of the form

@@ -13,9 +13,9 @@
 
 /* Interning table for one categorical column. */
 typedef struct intern {
-	int32_t *slot;   /* level index + 1, 0 = empty */
-	size_t cap;      /* power of two */
-	size_t *off;     /* offset of each level in pool */
+	int32_t *slot; /* level index + 1, 0 = empty */
+	size_t cap;    /* power of two */
+	size_t *off;   /* offset of each level in pool */
 	uint32_t *len;
 	int32_t n, ncap;
 	char *pool;
@@ -226,7 +226,8 @@ static al_status grow_rows(frame *fr, size_t *cap, const int *typed)
 	fr->line = line;
 	for (int i = 0; i < fr->ncols; i++) {
 		frame_col *c = &fr->cols[i];
-		int want_num = !typed[i] || !c->categorical, want_code = !typed[i] || c->categorical;
+		int want_num = !typed[i] || !c->categorical,
+		    want_code = !typed[i] || c->categorical;
 		if (want_num) {
 			double *num = realloc(c->num, nc * sizeof *num);
 			if (num == NULL)
@@ -314,7 +315,8 @@ al_status frame_load(frame *fr, const char *buf, size_t len, const char *file,
 		memset(&fr->cols[i], 0, sizeof fr->cols[i]);
 	ncols = fr->ncols;
 	for (int i = 0; i < ncols + nfilters; i++) {
-		int missing = i < ncols ? idx[i] < 0 : (fidx[i - ncols] < 0 && !filters[i - ncols].optional);
+		int missing =
+		    i < ncols ? idx[i] < 0 : (fidx[i - ncols] < 0 && !filters[i - ncols].optional);
 		if (!missing)
 			continue;
 		char cols[512];
@@ -347,8 +349,8 @@ al_status frame_load(frame *fr, const char *buf, size_t len, const char *file,
 			goto out;
 		}
 		if (r.nfields <= maxf) {
-			st = al_err_set(err, AL_EINPUT, "%s:%ld: %zu fields, the header has more", file,
-			                r.line, r.nfields);
+			st = al_err_set(err, AL_EINPUT, "%s:%ld: %zu fields, the header has more",
+			                file, r.line, r.nfields);
 			goto out;
 		}
 		int keep = 1;
@@ -369,7 +371,8 @@ al_status frame_load(frame *fr, const char *buf, size_t len, const char *file,
 		}
 		if (fr->n == cap) {
 			if (cap == FRAME_MAX_ROWS) {
-				st = al_err_set(err, AL_ELIMIT, "%s: more than %u rows", file, FRAME_MAX_ROWS);
+				st = al_err_set(err, AL_ELIMIT, "%s: more than %u rows", file,
+				                FRAME_MAX_ROWS);
 				goto out;
 			}
 			if ((st = grow_rows(fr, &cap, typed)) != AL_OK) {
@@ -396,8 +399,9 @@ al_status frame_load(frame *fr, const char *buf, size_t len, const char *file,
 			} else if (csv_parse_double(f, &v)) {
 				c->num[fr->n] = v;
 			} else {
-				st = al_err_set(err, AL_EINPUT, "%s:%ld: column %s: not a number (got \"%s\")",
-				                file, r.line, c->name, al_quote(q, sizeof q, f.p, f.len));
+				st = al_err_set(
+				    err, AL_EINPUT, "%s:%ld: column %s: not a number (got \"%s\")",
+				    file, r.line, c->name, al_quote(q, sizeof q, f.p, f.len));
 				goto out;
 			}
 		}
@@ -405,8 +409,10 @@ al_status frame_load(frame *fr, const char *buf, size_t len, const char *file,
 		fr->n++;
 	}
 	if (fr->n == 0) {
-		st = al_err_set(err, AL_EINPUT, "%s: no complete rows (%zu dropped for missing values, "
-		                "%zu filtered out)", file, fr->dropped, fr->skipped);
+		st = al_err_set(err, AL_EINPUT,
+		                "%s: no complete rows (%zu dropped for missing values, "
+		                "%zu filtered out)",
+		                file, fr->dropped, fr->skipped);
 		goto out;
 	}
 	for (int i = 0; i < ncols; i++) {

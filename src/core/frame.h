@@ -14,28 +14,28 @@
 #include "status.h"
 
 #define FRAME_MAX_COLS 32
-#define FRAME_NAME 64
+#define FRAME_NAME     64
 #define FRAME_MAX_ROWS 100000000u /* 1e8 rows: beyond, AL_ELIMIT */
 
 typedef struct frame_col {
 	char name[FRAME_NAME];
 	int categorical;
-	double *num;       /* numeric: n values */
-	int32_t *code;     /* categorical: n codes in 0..nlevels-1 */
+	double *num;   /* numeric: n values */
+	int32_t *code; /* categorical: n codes in 0..nlevels-1 */
 	int32_t nlevels;
 	const char **levels; /* categorical: level strings, sorted */
-	char *pool;        /* storage of the level strings */
-	int levels_numeric; /* levels sorted as numbers (all were numbers) */
+	char *pool;          /* storage of the level strings */
+	int levels_numeric;  /* levels sorted as numbers (all were numbers) */
 } frame_col;
 
 typedef struct frame {
-	size_t n;          /* rows kept */
+	size_t n; /* rows kept */
 	int ncols;
 	frame_col cols[FRAME_MAX_COLS];
-	uint32_t *line;    /* the CSV line of each kept row, for messages */
-	size_t dropped;    /* rows dropped for a missing value */
-	size_t skipped;    /* rows that failed a filter */
-	char file[256];    /* name used in messages */
+	uint32_t *line; /* the CSV line of each kept row, for messages */
+	size_t dropped; /* rows dropped for a missing value */
+	size_t skipped; /* rows that failed a filter */
+	char file[256]; /* name used in messages */
 } frame;
 
 /* FRAME_OPTIONAL may be or'ed in: an absent column is then left out of

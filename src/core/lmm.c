@@ -28,9 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_ORDER 4 /* variables in one interaction */
-#define LMM_THREADS 2
-#define LMM_BLOCK_MAX 16 /* X and y columns summed in blocks (see factor_range) */
+#define MAX_ORDER        4 /* variables in one interaction */
+#define LMM_THREADS      2
+#define LMM_BLOCK_MAX    16 /* X and y columns summed in blocks (see factor_range) */
 #define LMM_BLOCK_PACKED (LMM_BLOCK_MAX * (LMM_BLOCK_MAX + 1) / 2)
 
 /* One design column: the product of numeric variables and factor
@@ -42,9 +42,9 @@ typedef struct colspec {
 } colspec;
 
 struct lmm_work {
-	int fcol[FORMULA_MAX_COLS];  /* formula column -> frame column */
-	int varcat[FORMULA_MAX_VARS];  /* variable is categorical */
-	colspec *xspec;              /* p */
+	int fcol[FORMULA_MAX_COLS];   /* formula column -> frame column */
+	int varcat[FORMULA_MAX_VARS]; /* variable is categorical */
+	colspec *xspec;               /* p */
 	colspec zspec[FORMULA_MAX_RE][FORMULA_MAX_RE_COLS];
 	int64_t *keys[FORMULA_MAX_RE]; /* sorted level keys of a:b groups */
 	char *pools[FORMULA_MAX_RE];   /* level names of a:b groups */
@@ -52,25 +52,25 @@ struct lmm_work {
 	int32_t *codes[FORMULA_MAX_RE]; /* owned codes of a:b groups */
 	int p1, q2, m;
 	int32_t n1;
-	int d_off[FORMULA_MAX_RE];   /* first D column of each term k >= 1 */
-	int *colterm;                /* D column < q2 -> term */
-	double *A11;                 /* n1 × p1 × p1 */
-	size_t *bstart;              /* n1 + 1 */
-	int32_t *bcol;               /* D column of each B row */
-	double *B;                   /* B rows × p1 */
-	double *C;                   /* m × m, column-major, symmetric */
+	int d_off[FORMULA_MAX_RE]; /* first D column of each term k >= 1 */
+	int *colterm;              /* D column < q2 -> term */
+	double *A11;               /* n1 × p1 × p1 */
+	size_t *bstart;            /* n1 + 1 */
+	int32_t *bcol;             /* D column of each B row */
+	double *B;                 /* B rows × p1 */
+	double *C;                 /* m × m, column-major, symmetric */
 	/* evaluation workspace */
 	double *W, *Lg, *Cw;
-	double *acc;                 /* per thread: sum and compensation, packed */
+	double *acc; /* per thread: sum and compensation, packed */
 	int threads;
 	/* nested mode: a second term whose levels each first-term level meets
 	 * at most one of (clients within therapists). Its block of the Schur
 	 * complement stays block-diagonal, so only the border [X y] is dense:
 	 * O(levels2 · (p2 + p)²) per evaluation instead of O(q2³). */
 	int nested, p2, n2;
-	double *C22, *C2b;           /* n2 × p2 × p2 and n2 × p2 × r (r = p + 1) */
-	double *L22, *E2b;           /* the same shapes at the current theta */
-	double *acc2;                /* per thread: n2 × (p2² + p2 r) */
+	double *C22, *C2b; /* n2 × p2 × p2 and n2 × p2 × r (r = p + 1) */
+	double *L22, *E2b; /* the same shapes at the current theta */
+	double *acc2;      /* per thread: n2 × (p2² + p2 r) */
 	double T[FORMULA_MAX_RE][FORMULA_MAX_RE_COLS * FORMULA_MAX_RE_COLS];
 	double ldL, ldRX, r2;
 	int reml;
@@ -212,8 +212,7 @@ static int term_has(const formula *f, formula_term t)
 	return 0;
 }
 
-static al_status input_err(const lmm_model *m, al_err *err, int pos, const char *fmt,
-                           const char *a)
+static al_status input_err(const lmm_model *m, al_err *err, int pos, const char *fmt, const char *a)
 {
 	char what[512], caret[FORMULA_MAX_TEXT * 2 + 16];
 	snprintf(what, sizeof what, fmt, a);
@@ -243,7 +242,8 @@ static al_status build_xspec(lmm_model *m, al_err *err)
 		formula_term t = f->terms[ti];
 		int vars[MAX_ORDER], nv = 0, nlev[MAX_ORDER], first[MAX_ORDER];
 		if (formula_term_order(t) > MAX_ORDER)
-			return al_err_set(err, AL_ELIMIT, "formula: interactions of more than %d variables",
+			return al_err_set(err, AL_ELIMIT,
+			                  "formula: interactions of more than %d variables",
 			                  MAX_ORDER);
 		for (int v = 0; v < f->nvars; v++)
 			if (t & ((formula_term)1 << v))
@@ -258,7 +258,8 @@ static al_status build_xspec(lmm_model *m, al_err *err)
 				nlev[i] = c->nlevels - first[i];
 				if (c->nlevels < 2)
 					return input_err(m, err, f->vars[v].pos,
-					                 "column %s has only one value: a factor needs two levels",
+					                 "column %s has only one value: a factor "
+					                 "needs two levels",
 					                 f->vars[v].label);
 			} else {
 				first[i] = 0;
@@ -267,7 +268,8 @@ static al_status build_xspec(lmm_model *m, al_err *err)
 			ncomb *= nlev[i];
 		}
 		if (p + ncomb > cap)
-			return al_err_set(err, AL_ELIMIT, "more than %d fixed-effect columns", LMM_MAX_P);
+			return al_err_set(err, AL_ELIMIT, "more than %d fixed-effect columns",
+			                  LMM_MAX_P);
 		for (int c = 0; c < ncomb; c++) {
 			colspec *s = &w->xspec[p];
 			char *name = m->xnames[p];
@@ -283,12 +285,13 @@ static al_status build_xspec(lmm_model *m, al_err *err)
 					rest /= nlev[i];
 					s->level[i] = lev;
 					const frame_col *fc = &m->fr->cols[w->fcol[f->vars[v].col]];
-					nl += (size_t)snprintf(name + nl, sizeof m->xnames[p] - nl, "%s%s%s",
-					                       i ? ":" : "", lab, fc->levels[lev]);
+					nl += (size_t)snprintf(name + nl, sizeof m->xnames[p] - nl,
+					                       "%s%s%s", i ? ":" : "", lab,
+					                       fc->levels[lev]);
 				} else {
 					s->level[i] = -1;
-					nl += (size_t)snprintf(name + nl, sizeof m->xnames[p] - nl, "%s%s",
-					                       i ? ":" : "", lab);
+					nl += (size_t)snprintf(name + nl, sizeof m->xnames[p] - nl,
+					                       "%s%s", i ? ":" : "", lab);
 				}
 				if (nl >= sizeof m->xnames[p])
 					nl = sizeof m->xnames[p] - 1;
@@ -297,7 +300,8 @@ static al_status build_xspec(lmm_model *m, al_err *err)
 		}
 	}
 	if (p == 0)
-		return al_err_set(err, AL_EINPUT, "formula: no fixed effects (at least an intercept "
+		return al_err_set(err, AL_EINPUT,
+		                  "formula: no fixed effects (at least an intercept "
 		                  "is needed)");
 	m->p = p;
 	return AL_OK;
@@ -333,7 +337,8 @@ static al_status build_interaction(lmm_model *m, int k, const formula_re *re, al
 		mult[g] = total;
 		total *= cols[g]->nlevels;
 		if (total > ((int64_t)1 << 60)) {
-			st = al_err_set(err, AL_ELIMIT, "grouping factor %s: too many combinations", re->label);
+			st = al_err_set(err, AL_ELIMIT, "grouping factor %s: too many combinations",
+			                re->label);
 			goto out;
 		}
 	}
@@ -415,15 +420,17 @@ static al_status build_terms(lmm_model *m, al_err *err)
 				if (!(re->terms[i] & ((formula_term)1 << v)))
 					continue;
 				if (w->varcat[v])
-					return input_err(m, err, f->vars[v].pos,
-					                 "%s is categorical: random slopes need numeric columns",
-					                 f->vars[v].label);
+					return input_err(
+					    m, err, f->vars[v].pos,
+					    "%s is categorical: random slopes need numeric columns",
+					    f->vars[v].label);
 				s->var[s->nf] = v;
 				s->level[s->nf] = -1;
 				s->nf++;
 				/* (through a local buffer: f and t are both inside *m) */
 				char part[FORMULA_LABEL + 2];
-				snprintf(part, sizeof part, "%s%s", nl ? ":" : "", f->vars[v].label);
+				snprintf(part, sizeof part, "%s%s", nl ? ":" : "",
+				         f->vars[v].label);
 				size_t pl = strlen(part);
 				if (nl + pl >= sizeof t->names[c])
 					pl = sizeof t->names[c] - 1 - nl;
@@ -443,14 +450,17 @@ static al_status build_terms(lmm_model *m, al_err *err)
 			return st;
 		}
 		if (t->nlev < 2)
-			return input_err(m, err, re->pos,
-			                 "grouping factor %s has only one level: a random effect needs at "
-			                 "least two groups", re->label);
+			return input_err(
+			    m, err, re->pos,
+			    "grouping factor %s has only one level: a random effect needs at "
+			    "least two groups",
+			    re->label);
 		if ((size_t)t->nlev >= m->n)
-			return input_err(m, err, re->pos,
-			                 "grouping factor %s has as many levels as observations: the "
-			                 "random effects are not identifiable from the residual",
-			                 re->label);
+			return input_err(
+			    m, err, re->pos,
+			    "grouping factor %s has as many levels as observations: the "
+			    "random effects are not identifiable from the residual",
+			    re->label);
 	}
 	/* lme4 orders terms by decreasing number of levels, stably */
 	for (int k = 0; k < f->nre; k++)
@@ -631,15 +641,17 @@ static al_status build_crossprod(lmm_model *m, const lmm_opts *o, al_err *err)
 		w->C = calloc(nbord * nbord, sizeof *w->C);
 		w->Cw = calloc(nbord * nbord, sizeof *w->Cw);
 		w->acc = malloc(LMM_THREADS * 2 * (nbord * (nbord + 1) / 2) * sizeof *w->acc);
-		if (!w->C22 || !w->C2b || !w->L22 || !w->E2b || !w->acc2 || !w->C || !w->Cw || !w->acc)
+		if (!w->C22 || !w->C2b || !w->L22 || !w->E2b || !w->acc2 || !w->C || !w->Cw ||
+		    !w->acc)
 			goto out_free;
 	} else {
 		if (mm > o->max_dense) {
-			st = al_err_set(err, AL_ELIMIT,
-			                "the random-effect terms after the first (%s, %d levels) and the "
-			                "fixed effects need a dense block of order %zu, more than the limit "
-			                "%zu; put the factor with the most levels first or use fewer levels",
-			                m->terms[0].group, m->terms[0].nlev, mm, o->max_dense);
+			st = al_err_set(
+			    err, AL_ELIMIT,
+			    "the random-effect terms after the first (%s, %d levels) and the "
+			    "fixed effects need a dense block of order %zu, more than the limit "
+			    "%zu; put the factor with the most levels first or use fewer levels",
+			    m->terms[0].group, m->terms[0].nlev, mm, o->max_dense);
 			goto out_free;
 		}
 		w->m = (int)mm;
@@ -707,15 +719,21 @@ static al_status build_crossprod(lmm_model *m, const lmm_opts *o, al_err *err)
 					if (!w->nested) {
 						w->C[(size_t)c + (size_t)ce * mm] += v;
 					} else if (c >= w->q2 && ce >= w->q2) {
-						w->C[(size_t)(c - w->q2) + (size_t)(ce - w->q2) * nbord] += v;
+						w->C[(size_t)(c - w->q2) +
+						     (size_t)(ce - w->q2) * nbord] += v;
 					} else if (c < w->q2 && ce < w->q2) {
-						/* one level per row: c and ce are in the same block */
+						/* one level per row: c and ce are in the same block
+						 */
 						size_t l = (size_t)c / (size_t)w->p2;
-						w->C22[(l * (size_t)w->p2 + (size_t)c % (size_t)w->p2) * (size_t)w->p2 +
+						w->C22[(l * (size_t)w->p2 +
+						        (size_t)c % (size_t)w->p2) *
+						           (size_t)w->p2 +
 						       (size_t)ce % (size_t)w->p2] += v;
 					} else if (c < w->q2) {
 						size_t l = (size_t)c / (size_t)w->p2;
-						w->C2b[(l * (size_t)w->p2 + (size_t)c % (size_t)w->p2) * nbord +
+						w->C2b[(l * (size_t)w->p2 +
+						        (size_t)c % (size_t)w->p2) *
+						           nbord +
 						       (size_t)(ce - w->q2)] += v;
 					}
 				}
@@ -739,14 +757,16 @@ static al_status build_crossprod(lmm_model *m, const lmm_opts *o, al_err *err)
 				val = fc->num[i];
 				break;
 			}
-		st = al_err_set(err, AL_EINPUT, "%s:%zu: column %s: %s is undefined (got \"%.15g\")",
-		                fr->file, bad_line, fc ? fc->name : "?", v->label, val);
+		st =
+		    al_err_set(err, AL_EINPUT, "%s:%zu: column %s: %s is undefined (got \"%.15g\")",
+		               fr->file, bad_line, fc ? fc->name : "?", v->label, val);
 		goto out;
 	}
 	if (ymin == ymax) {
-		st = al_err_set(err, AL_EINPUT, "%s: the response %s is constant (every row is %.15g): "
-		                "there is no variation to model", fr->file,
-		                m->f.vars[m->f.response].label, ymin);
+		st = al_err_set(err, AL_EINPUT,
+		                "%s: the response %s is constant (every row is %.15g): "
+		                "there is no variation to model",
+		                fr->file, m->f.vars[m->f.response].label, ymin);
 		goto out;
 	}
 	/* constant or collinear fixed-effect columns: a Cholesky of X'X that
@@ -757,8 +777,10 @@ static al_status build_crossprod(lmm_model *m, const lmm_opts *o, al_err *err)
 			goto out;
 		for (int a = 0; a < p; a++)
 			for (int b = 0; b < p; b++)
-				xx[a * p + b] = w->nested ? w->C[(size_t)a + (size_t)b * nbord]
-				                          : w->C[(size_t)(w->q2 + a) + (size_t)(w->q2 + b) * mm];
+				xx[a * p + b] =
+				    w->nested
+				        ? w->C[(size_t)a + (size_t)b * nbord]
+				        : w->C[(size_t)(w->q2 + a) + (size_t)(w->q2 + b) * mm];
 		for (int j = 0; j < p; j++) {
 			double orig = xx[j * p + j];
 			double d = orig;
@@ -767,15 +789,19 @@ static al_status build_crossprod(lmm_model *m, const lmm_opts *o, al_err *err)
 			if (!(d > o->rank_tol * orig) || orig == 0) {
 				free(xx);
 				if (xmin[j] == xmax[j] && m->f.intercept && j > 0)
-					st = al_err_set(err, AL_EINPUT,
-					                "%s: fixed-effect column %s is constant (every row is %.15g): "
-					                "it cannot be estimated beside the intercept",
-					                fr->file, m->xnames[j], xmin[j]);
+					st = al_err_set(
+					    err, AL_EINPUT,
+					    "%s: fixed-effect column %s is constant (every row is "
+					    "%.15g): "
+					    "it cannot be estimated beside the intercept",
+					    fr->file, m->xnames[j], xmin[j]);
 				else
-					st = al_err_set(err, AL_EINPUT,
-					                "%s: the fixed-effects design is rank deficient: column %s "
-					                "is a linear combination of the columns before it",
-					                fr->file, m->xnames[j]);
+					st = al_err_set(
+					    err, AL_EINPUT,
+					    "%s: the fixed-effects design is rank deficient: "
+					    "column %s "
+					    "is a linear combination of the columns before it",
+					    fr->file, m->xnames[j]);
 				goto out;
 			}
 			d = sqrt(d);
@@ -821,7 +847,8 @@ al_status lmm_new(lmm_model **out, const formula *f, const frame *fr, const lmm_
 	m->reml = o->reml;
 	lmm_work *w = m->w;
 	if (f->nre == 0) {
-		st = al_err_set(err, AL_EINPUT, "formula: no random-effect term such as (1 | group); "
+		st = al_err_set(err, AL_EINPUT,
+		                "formula: no random-effect term such as (1 | group); "
 		                "a linear mixed model needs at least one");
 		goto out;
 	}
@@ -848,8 +875,8 @@ al_status lmm_new(lmm_model **out, const formula *f, const frame *fr, const lmm_
 		}
 	}
 	if (w->varcat[f->response]) {
-		st = input_err(m, err, f->vars[f->response].pos,
-		               "the response %s is not numeric", f->vars[f->response].label);
+		st = input_err(m, err, f->vars[f->response].pos, "the response %s is not numeric",
+		               f->vars[f->response].label);
 		goto out;
 	}
 	if ((st = build_xspec(m, err)) != AL_OK)
@@ -863,7 +890,8 @@ al_status lmm_new(lmm_model **out, const formula *f, const frame *fr, const lmm_
 	m->se = calloc((size_t)m->p, sizeof *m->se);
 	m->vcov = calloc((size_t)(m->p * m->p), sizeof *m->vcov);
 	for (int k = 0; k < m->nterms && st == AL_OK; k++) {
-		m->terms[k].ranef = calloc((size_t)m->terms[k].nlev * (size_t)m->terms[k].p, sizeof(double));
+		m->terms[k].ranef =
+		    calloc((size_t)m->terms[k].nlev * (size_t)m->terms[k].p, sizeof(double));
 		if (m->terms[k].ranef == NULL)
 			st = AL_ENOMEM;
 	}
@@ -1021,7 +1049,8 @@ static inline __attribute__((always_inline)) void factor_range(part *pt, const i
 				for (int a = 0; a < pk; a++) {
 					double s = 0;
 					for (int t = a; t < pk; t++)
-						s += T[t * pk + a] * Wg[(r + (size_t)t) * (size_t)p1 + (size_t)j];
+						s += T[t * pk + a] *
+						     Wg[(r + (size_t)t) * (size_t)p1 + (size_t)j];
 					tmp[a] = s;
 				}
 				for (int a = 0; a < pk; a++)
@@ -1052,7 +1081,8 @@ static inline __attribute__((always_inline)) void factor_range(part *pt, const i
 				for (size_t b = 0; b <= a; b++) {
 					double sum = 0;
 					for (int j = 0; j < p1; j++)
-						sum += Wb[a * (size_t)p1 + (size_t)j] * Wb[b * (size_t)p1 + (size_t)j];
+						sum += Wb[a * (size_t)p1 + (size_t)j] *
+						       Wb[b * (size_t)p1 + (size_t)j];
 					size_t k = b * mm - b * (b + 1) / 2 + a;
 					if (mm <= LMM_BLOCK_MAX)
 						blk[k] += sum;
@@ -1072,13 +1102,15 @@ static inline __attribute__((always_inline)) void factor_range(part *pt, const i
 					for (size_t j = 0; j < p2; j++) {
 						double sum = 0;
 						for (int t = 0; t < p1; t++)
-							sum += wi[t] * Wg[j * (size_t)p1 + (size_t)t];
+							sum +=
+							    wi[t] * Wg[j * (size_t)p1 + (size_t)t];
 						a22[i * p2 + j] += sum;
 					}
 					for (size_t j = 0; j < mm; j++) {
 						double sum = 0;
 						for (int t = 0; t < p1; t++)
-							sum += wi[t] * Wb[j * (size_t)p1 + (size_t)t];
+							sum +=
+							    wi[t] * Wb[j * (size_t)p1 + (size_t)t];
 						a2b[i * mm + j] += sum;
 					}
 				}
@@ -1090,7 +1122,8 @@ static inline __attribute__((always_inline)) void factor_range(part *pt, const i
 				for (size_t b = 0; b <= a; b++) {
 					double sum = 0;
 					for (int j = 0; j < p1; j++)
-						sum += Wg[a * (size_t)p1 + (size_t)j] * Wg[b * (size_t)p1 + (size_t)j];
+						sum += Wg[a * (size_t)p1 + (size_t)j] *
+						       Wg[b * (size_t)p1 + (size_t)j];
 					blk[b * mm - b * (b + 1) / 2 + a] += sum;
 				}
 			if ((g & 63) == 63 || g + 1 == pt->g1) {
@@ -1109,7 +1142,8 @@ static inline __attribute__((always_inline)) void factor_range(part *pt, const i
 					continue;
 				double sum = 0;
 				for (int j = 0; j < p1; j++)
-					sum += Wg[a * (size_t)p1 + (size_t)j] * Wg[b * (size_t)p1 + (size_t)j];
+					sum += Wg[a * (size_t)p1 + (size_t)j] *
+					       Wg[b * (size_t)p1 + (size_t)j];
 				size_t k = cb * mm - cb * (cb + 1) / 2 + ca;
 				neumaier(&acc[k], &comp[k], sum);
 			}
@@ -1157,7 +1191,8 @@ static void nested_init(lmm_model *m)
 				double sum = 0;
 				for (int a = i; a < p2; a++)
 					for (int b = j; b < p2; b++)
-						sum += T[a * p2 + i] * C[a * p2 + b] * T[b * p2 + j];
+						sum +=
+						    T[a * p2 + i] * C[a * p2 + b] * T[b * p2 + j];
 				L[i * p2 + j] = sum + (i == j);
 			}
 		for (int i = 0; i < p2; i++)
@@ -1217,7 +1252,8 @@ static int nested_finish(lmm_model *m, int np, double *const *acc2, double *ld)
 				double v = 0;
 				for (size_t i = 0; i < p2; i++)
 					v += E[i * mm + a] * E[i * mm + b];
-				neumaier(&sub[b * mm - b * (b + 1) / 2 + a], &comp[b * mm - b * (b + 1) / 2 + a], v);
+				neumaier(&sub[b * mm - b * (b + 1) / 2 + a],
+				         &comp[b * mm - b * (b + 1) / 2 + a], v);
 			}
 	}
 	for (size_t b = 0; b < mm; b++)
@@ -1252,7 +1288,8 @@ static int factor(lmm_model *m, const double *theta)
 				for (int j = 0; j < pk; j++) {
 					double s = 0;
 					for (int t = j; t < pk; t++)
-						s += w->Cw[i + (c0 + (size_t)t) * mm] * T[t * pk + j];
+						s += w->Cw[i + (c0 + (size_t)t) * mm] *
+						     T[t * pk + j];
 					tmp[j] = s;
 				}
 				for (int j = 0; j < pk; j++)
@@ -1263,7 +1300,8 @@ static int factor(lmm_model *m, const double *theta)
 				for (int j = 0; j < pk; j++) {
 					double s = 0;
 					for (int t = j; t < pk; t++)
-						s += T[t * pk + j] * w->Cw[(c0 + (size_t)t) + i * mm];
+						s += T[t * pk + j] *
+						     w->Cw[(c0 + (size_t)t) + i * mm];
 					tmp[j] = s;
 				}
 				for (int j = 0; j < pk; j++)
@@ -1279,15 +1317,16 @@ static int factor(lmm_model *m, const double *theta)
 	pthread_t tid[LMM_THREADS];
 	int started[LMM_THREADS] = {0};
 	for (int t = 0; t < np; t++) {
-		parts[t] = (part){.m = m,
-		                  .g0 = (int32_t)((int64_t)w->n1 * t / np),
-		                  .g1 = (int32_t)((int64_t)w->n1 * (t + 1) / np),
-		                  .acc = w->acc + (size_t)t * 2 * (mm * (mm + 1) / 2),
-		                  .comp = w->acc + ((size_t)t * 2 + 1) * (mm * (mm + 1) / 2),
-		                  .acc2 = w->nested ? w->acc2 + (size_t)t * (size_t)w->n2 *
-		                                          ((size_t)(w->p2 * w->p2) + (size_t)w->p2 * mm)
-		                                    : NULL,
-		                  .fail = 1};
+		parts[t] = (part){
+		    .m = m,
+		    .g0 = (int32_t)((int64_t)w->n1 * t / np),
+		    .g1 = (int32_t)((int64_t)w->n1 * (t + 1) / np),
+		    .acc = w->acc + (size_t)t * 2 * (mm * (mm + 1) / 2),
+		    .comp = w->acc + ((size_t)t * 2 + 1) * (mm * (mm + 1) / 2),
+		    .acc2 = w->nested ? w->acc2 + (size_t)t * (size_t)w->n2 *
+		                                      ((size_t)(w->p2 * w->p2) + (size_t)w->p2 * mm)
+		                      : NULL,
+		    .fail = 1};
 		if (t > 0 && pthread_create(&tid[t], NULL, factor_part, &parts[t]) == 0)
 			started[t] = 1;
 	}
@@ -1380,7 +1419,8 @@ static void derivs(lmm_model *m, const double *theta, double f0, double h, doubl
 			}
 			th[i] = theta[i];
 			th[j] = theta[j];
-			H[i * nt + j] = H[j * nt + i] = (f4[0] - f4[1] - f4[2] + f4[3]) / (4 * h * h);
+			H[i * nt + j] = H[j * nt + i] =
+			    (f4[0] - f4[1] - f4[2] + f4[3]) / (4 * h * h);
 		}
 }
 
@@ -1498,11 +1538,12 @@ static void check_convergence(lmm_model *m, const lmm_opts *o, double fmin)
 	int grad_ok = m->max_scgrad < o->grad_tol;
 	m->converged = opt_ok && grad_ok && (hess_ok || m->singular);
 	if (!opt_ok)
-		snprintf(m->conv_msg, sizeof m->conv_msg, "optimizer stopped early (NLopt status %d)",
-		         m->opt_status);
+		snprintf(m->conv_msg, sizeof m->conv_msg,
+		         "optimizer stopped early (NLopt status %d)", m->opt_status);
 	else if (!grad_ok)
 		snprintf(m->conv_msg, sizeof m->conv_msg,
-		         "failed to converge with max|grad| = %.3g (tol = %g)", m->max_scgrad, o->grad_tol);
+		         "failed to converge with max|grad| = %.3g (tol = %g)", m->max_scgrad,
+		         o->grad_tol);
 	else if (!hess_ok && !m->singular)
 		snprintf(m->conv_msg, sizeof m->conv_msg,
 		         "Hessian is not positive definite (smallest eigenvalue %.3g)", m->min_eig);
@@ -1607,7 +1648,8 @@ static al_status estimates(lmm_model *m, al_err *err)
 	/* vcov */
 	for (int a = 0; a < p; a++)
 		for (int b = 0; b < p; b++)
-			rx[a + b * p] = a >= b ? w->Cw[(size_t)(off + a) + (size_t)(off + b) * mm] : 0;
+			rx[a + b * p] =
+			    a >= b ? w->Cw[(size_t)(off + a) + (size_t)(off + b) * mm] : 0;
 	if (LAPACKE_dpotri(LAPACK_COL_MAJOR, 'L', p, rx, p) != 0) {
 		st = al_err_set(err, AL_ENUMERIC, "R_X is singular at the optimum");
 		goto out;
@@ -1710,8 +1752,10 @@ al_status lmm_fit(lmm_model *m, const lmm_opts *o, al_err *err)
 	}
 	double f0 = lmm_deviance(m, m->theta, m->reml);
 	if (!isfinite(f0))
-		return al_err_set(err, AL_ENUMERIC, "%s: the deviance cannot be evaluated at the start "
-		                  "(is the response constant?)", m->fr->file);
+		return al_err_set(err, AL_ENUMERIC,
+		                  "%s: the deviance cannot be evaluated at the start "
+		                  "(is the response constant?)",
+		                  m->fr->file);
 	double fmin = f0;
 	m->opt_status = optimise(m, o, m->theta, &fmin);
 	/* BOBYQA stops on a small change in f; a restart from the optimum with
@@ -1726,7 +1770,8 @@ al_status lmm_fit(lmm_model *m, const lmm_opts *o, al_err *err)
 		}
 	}
 	if (m->opt_status < 0 && m->opt_status != NLOPT_ROUNDOFF_LIMITED)
-		return al_err_set(err, AL_ENUMERIC, "optimizer failed (NLopt status %d)", m->opt_status);
+		return al_err_set(err, AL_ENUMERIC, "optimizer failed (NLopt status %d)",
+		                  m->opt_status);
 	if (m->opt_status == NLOPT_ROUNDOFF_LIMITED)
 		m->opt_status = NLOPT_SUCCESS;
 	polish(m, o, &fmin);
@@ -1758,13 +1803,15 @@ al_status lmm_predict(const lmm_model *m, const frame *nd, double *fit, double *
 		if (fcol[c] < 0) {
 			if (c == f->vars[f->response].col)
 				continue;
-			st = al_err_set(err, AL_ENOTFOUND, "%s: no column %s", nd->file, f->cols[c]);
+			st =
+			    al_err_set(err, AL_ENOTFOUND, "%s: no column %s", nd->file, f->cols[c]);
 			goto out;
 		}
 		const frame_col *nc = &nd->cols[fcol[c]];
 		if (tc->categorical != nc->categorical) {
-			st = al_err_set(err, AL_EINPUT, "%s: column %s is %s here but was %s in the fit",
-			                nd->file, f->cols[c], nc->categorical ? "categorical" : "numeric",
+			st = al_err_set(err, AL_EINPUT,
+			                "%s: column %s is %s here but was %s in the fit", nd->file,
+			                f->cols[c], nc->categorical ? "categorical" : "numeric",
 			                tc->categorical ? "categorical" : "numeric");
 			goto out;
 		}
@@ -1806,10 +1853,13 @@ al_status lmm_predict(const lmm_model *m, const frame *nd, double *fit, double *
 			const colspec *s = &w->xspec[j];
 			for (int t = 0; t < s->nf; t++)
 				if (s->level[t] >= 0 && vv[s->var[t]] < 0) {
-					const frame_col *nc = &nd->cols[fcol[f->vars[s->var[t]].col]];
-					st = al_err_set(err, AL_ENOTFOUND, "%s:%u: column %s: level not in the "
-					                "fitted data (got \"%s\")", nd->file, (unsigned)nd->line[i],
-					                nc->name, nc->levels[nc->code[i]]);
+					const frame_col *nc =
+					    &nd->cols[fcol[f->vars[s->var[t]].col]];
+					st = al_err_set(err, AL_ENOTFOUND,
+					                "%s:%u: column %s: level not in the "
+					                "fitted data (got \"%s\")",
+					                nd->file, (unsigned)nd->line[i], nc->name,
+					                nc->levels[nc->code[i]]);
 					goto out;
 				}
 			x[j] = spec_value(s, vv);
@@ -1823,7 +1873,8 @@ al_status lmm_predict(const lmm_model *m, const frame *nd, double *fit, double *
 			const formula_re *re = NULL;
 			/* find this term's grouping variables by its label */
 			for (int r = 0; r < f->nre; r++)
-				if (strcmp(f->re[r].label, t->group) == 0 && f->re[r].diag == t->diag)
+				if (strcmp(f->re[r].label, t->group) == 0 &&
+				    f->re[r].diag == t->diag)
 					re = &f->re[r];
 			double z[FORMULA_MAX_RE_COLS];
 			for (int j = 0; j < t->p; j++)
@@ -1839,7 +1890,8 @@ al_status lmm_predict(const lmm_model *m, const frame *nd, double *fit, double *
 						key = -1;
 					else
 						key += mult * c;
-					mult *= m->fr->cols[w->fcol[f->vars[re->group[g]].col]].nlevels;
+					mult *=
+					    m->fr->cols[w->fcol[f->vars[re->group[g]].col]].nlevels;
 				}
 				int32_t lo = 0, hi = t->nlev;
 				while (key >= 0 && lo < hi) {
@@ -1854,7 +1906,8 @@ al_status lmm_predict(const lmm_model *m, const frame *nd, double *fit, double *
 			}
 			if (lev >= 0) {
 				for (int j = 0; j < t->p; j++)
-					mu += z[j] * t->ranef[(size_t)lev * (size_t)t->p + (size_t)j];
+					mu +=
+					    z[j] * t->ranef[(size_t)lev * (size_t)t->p + (size_t)j];
 			} else {
 				double cov[FORMULA_MAX_RE_COLS * FORMULA_MAX_RE_COLS];
 				lmm_term_cov(m, k, cov);

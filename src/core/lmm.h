@@ -24,18 +24,18 @@
 #define LMM_MAX_P 256 /* fixed-effect columns */
 
 typedef struct lmm_opts {
-	int reml;          /* 1 REML (default), 0 ML */
-	double ftol_abs;   /* optimizer stop: change of the deviance (1e-10) */
-	double xtol_abs;   /* optimizer stop: change of theta (1e-10) */
-	int maxeval;       /* deviance evaluations per optimizer run (100000) */
-	double grad_tol;   /* lme4's check.conv.grad tolerance (2e-3) */
-	double fd_step;    /* finite-difference step for the checks (1e-4) */
-	double sing_tol;   /* theta below this on a diagonal: singular fit (1e-4) */
-	double rank_tol;   /* relative pivot below which X is rank deficient (1e-9) */
-	size_t max_dense;  /* largest order of the dense block (3000) */
-	int threads;       /* threads for the per-level work, 1 or 2 (2) */
-	int nested;        /* use the nested (block-diagonal) second term when
-	                    * it applies (1); 0 forces the dense block */
+	int reml;         /* 1 REML (default), 0 ML */
+	double ftol_abs;  /* optimizer stop: change of the deviance (1e-10) */
+	double xtol_abs;  /* optimizer stop: change of theta (1e-10) */
+	int maxeval;      /* deviance evaluations per optimizer run (100000) */
+	double grad_tol;  /* lme4's check.conv.grad tolerance (2e-3) */
+	double fd_step;   /* finite-difference step for the checks (1e-4) */
+	double sing_tol;  /* theta below this on a diagonal: singular fit (1e-4) */
+	double rank_tol;  /* relative pivot below which X is rank deficient (1e-9) */
+	size_t max_dense; /* largest order of the dense block (3000) */
+	int threads;      /* threads for the per-level work, 1 or 2 (2) */
+	int nested;       /* use the nested (block-diagonal) second term when
+	                   * it applies (1); 0 forces the dense block */
 } lmm_opts;
 
 void lmm_opts_default(lmm_opts *o);
@@ -44,16 +44,16 @@ void lmm_opts_default(lmm_opts *o);
 typedef struct lmm_term {
 	char group[FORMULA_LABEL * 2]; /* "Subject", "cask:batch" */
 	int nlev;
-	const char **levels;  /* level names; owned by the model or the frame */
-	int p;                /* columns */
+	const char **levels; /* level names; owned by the model or the frame */
+	int p;               /* columns */
 	char names[FORMULA_MAX_RE_COLS][FORMULA_LABEL]; /* "(Intercept)", "Days" */
-	int diag;             /* independent effects (||) */
+	int diag;                                       /* independent effects (||) */
 	int ntheta, theta_off;
 	double sd[FORMULA_MAX_RE_COLS];
 	double corr[FORMULA_MAX_RE_COLS][FORMULA_MAX_RE_COLS];
-	double *ranef;        /* conditional modes: nlev × p, row-major */
+	double *ranef; /* conditional modes: nlev × p, row-major */
 	/* private: how to build this term's columns */
-	int32_t *code;        /* level of each row (training data) */
+	int32_t *code; /* level of each row (training data) */
 	int ncolspec;
 } lmm_term;
 
@@ -61,29 +61,29 @@ typedef struct lmm_work lmm_work;
 
 typedef struct lmm_model {
 	formula f;
-	const frame *fr;      /* training data; must outlive the model */
+	const frame *fr; /* training data; must outlive the model */
 	int reml;
-	size_t n;             /* observations */
+	size_t n; /* observations */
 	int p;
 	char (*xnames)[FORMULA_LABEL * 2]; /* p fixed-effect column names */
 	int nterms;
 	lmm_term terms[FORMULA_MAX_RE];
 	int ntheta;
 	/* results of lmm_fit */
-	double *theta;        /* ntheta */
-	double *beta, *se;    /* p */
-	double *vcov;         /* p × p */
+	double *theta;     /* ntheta */
+	double *beta, *se; /* p */
+	double *vcov;      /* p × p */
 	double sigma;
-	double criterion;     /* REML criterion or deviance (-2 logLik) */
+	double criterion; /* REML criterion or deviance (-2 logLik) */
 	double loglik, aic, bic;
-	int df;               /* parameters: p + ntheta + 1 */
-	int nevals;           /* deviance evaluations */
-	int opt_status;       /* NLopt's result code */
-	double max_grad;      /* max |gradient| of the deviance */
-	double max_scgrad;    /* lme4's check: max min(|H^-1 g| (scaled), |g|) */
-	double min_eig;       /* smallest eigenvalue of the Hessian */
-	int singular;         /* a variance at the boundary (theta ~ 0) */
-	int converged;        /* optimizer ok, gradient and Hessian checks pass */
+	int df;            /* parameters: p + ntheta + 1 */
+	int nevals;        /* deviance evaluations */
+	int opt_status;    /* NLopt's result code */
+	double max_grad;   /* max |gradient| of the deviance */
+	double max_scgrad; /* lme4's check: max min(|H^-1 g| (scaled), |g|) */
+	double min_eig;    /* smallest eigenvalue of the Hessian */
+	int singular;      /* a variance at the boundary (theta ~ 0) */
+	int converged;     /* optimizer ok, gradient and Hessian checks pass */
 	char conv_msg[256];
 	lmm_work *w;
 } lmm_model;

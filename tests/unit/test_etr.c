@@ -67,11 +67,12 @@ static void test_json(void **state)
 	assert_true(r.tau[3] == 2 && r.sigma == 2 && r.upper_pct == 90 && r.higher_is_worse);
 	free(js);
 	const char *bad[][2] = {
-		{"{", "model: line"},
-		{"{\"instrument\": 3}", "instrument"},
-		{"{\"instrument\": \"phq9\"}", "fixef"},
-		{"{\"instrument\": \"phq9\", \"fixef\": {\"(Intercept)\": 1, \"log(session)\": 1, "
-		 "\"intake\": 1, \"log(session):intake\": 1}, \"vcov\": [[1]]}", "vcov"},
+	    {"{", "model: line"},
+	    {"{\"instrument\": 3}", "instrument"},
+	    {"{\"instrument\": \"phq9\"}", "fixef"},
+	    {"{\"instrument\": \"phq9\", \"fixef\": {\"(Intercept)\": 1, \"log(session)\": 1, "
+	     "\"intake\": 1, \"log(session):intake\": 1}, \"vcov\": [[1]]}",
+	     "vcov"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		al_err_clear(&e);
@@ -90,7 +91,8 @@ static void test_intake(void **state)
 	int kind[] = {FRAME_CATEGORICAL, FRAME_NUMERIC, FRAME_NUMERIC};
 	frame fr;
 	al_err e = {0};
-	assert_int_equal(frame_load(&fr, csv, strlen(csv), "s.csv", names, kind, 3, NULL, 0, &e), AL_OK);
+	assert_int_equal(frame_load(&fr, csv, strlen(csv), "s.csv", names, kind, 3, NULL, 0, &e),
+	                 AL_OK);
 	double in[2], is[2];
 	assert_int_equal(etr_intake(&fr, in, is, &e), AL_OK);
 	assert_true(in[0] == 20 && is[0] == 1); /* the first row of the lowest session */
@@ -107,9 +109,9 @@ static void test_intake(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_expect),
-		cmocka_unit_test(test_json),
-		cmocka_unit_test(test_intake),
+	    cmocka_unit_test(test_expect),
+	    cmocka_unit_test(test_json),
+	    cmocka_unit_test(test_intake),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,9 +37,9 @@ static void test_growth(void **state)
 	                 AL_OK);
 	assert_true(F.intercept);
 	assert_int_equal(F.nterms, 1);
-	assert_string_equal(F.vars[F.terms[0] == term("log(session)", NULL) ? var("log(session)") : 0]
-	                        .label,
-	                    "log(session)");
+	assert_string_equal(
+	    F.vars[F.terms[0] == term("log(session)", NULL) ? var("log(session)") : 0].label,
+	    "log(session)");
 	assert_int_equal(F.nre, 1);
 	assert_true(F.re[0].intercept);
 	assert_int_equal(F.re[0].nterms, 1);
@@ -95,14 +95,16 @@ static void test_random_terms(void **state)
 	assert_int_equal(F.nre, 2);
 	assert_string_equal(F.re[0].label, "batch");
 	assert_string_equal(F.re[1].label, "cask:batch");
-	assert_int_equal(formula_parse(&F, "y ~ 1 + (1 | batch:cask) + (Days || Subject)", &e), AL_OK);
+	assert_int_equal(formula_parse(&F, "y ~ 1 + (1 | batch:cask) + (Days || Subject)", &e),
+	                 AL_OK);
 	assert_int_equal(F.nre, 2);
 	assert_string_equal(F.re[0].label, "batch:cask");
 	assert_int_equal(F.re[0].ngroup, 2);
 	assert_true(F.re[1].diag);
 	assert_true(F.re[1].intercept);
 	assert_int_equal(F.re[1].nterms, 1);
-	assert_int_equal(formula_parse(&F, "y ~ t + (1 | therapist) + (log(t) | client)", &e), AL_OK);
+	assert_int_equal(formula_parse(&F, "y ~ t + (1 | therapist) + (log(t) | client)", &e),
+	                 AL_OK);
 	assert_int_equal(F.nre, 2);
 }
 
@@ -149,9 +151,9 @@ static void test_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_growth),       cmocka_unit_test(test_star_and_order),
-		cmocka_unit_test(test_intercepts),   cmocka_unit_test(test_random_terms),
-		cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_growth),     cmocka_unit_test(test_star_and_order),
+	    cmocka_unit_test(test_intercepts), cmocka_unit_test(test_random_terms),
+	    cmocka_unit_test(test_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

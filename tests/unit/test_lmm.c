@@ -102,13 +102,15 @@ static void test_sleepstudy_reml(void **state)
 	al_err e = {0};
 	const char *names[] = {"Days", "Subject"};
 	int cat[] = {0, 1};
-	assert_int_equal(frame_load(&nf, nd, strlen(nd), "nd.csv", names, cat, 2, NULL, 0, &e), AL_OK);
+	assert_int_equal(frame_load(&nf, nd, strlen(nd), "nd.csv", names, cat, 2, NULL, 0, &e),
+	                 AL_OK);
 	double fit[2], var[2];
 	assert_int_equal(lmm_predict(m, &nf, fit, var, &e), AL_OK);
 	close_rel(fit[0], m->beta[0], 1e-12);
 	double v0 = m->vcov[0] + m->terms[0].sd[0] * m->terms[0].sd[0] + m->sigma * m->sigma;
 	close_rel(var[0], v0, 1e-10);
-	close_rel(fit[1], m->beta[0] + 9 * m->beta[1] + m->terms[0].ranef[0] + 9 * m->terms[0].ranef[1],
+	close_rel(fit[1],
+	          m->beta[0] + 9 * m->beta[1] + m->terms[0].ranef[0] + 9 * m->terms[0].ranef[1],
 	          1e-12);
 	frame_cleanup(&nf);
 	lmm_free(m);
@@ -145,7 +147,8 @@ static void test_crossed(void **state)
 	lmm_opts o;
 	lmm_opts_default(&o);
 	lmm_model *m;
-	assert_int_equal(load(&fr, &F, "diameter ~ 1 + (1 | plate) + (1 | sample)", buf, len, &e), AL_OK);
+	assert_int_equal(load(&fr, &F, "diameter ~ 1 + (1 | plate) + (1 | sample)", buf, len, &e),
+	                 AL_OK);
 	assert_int_equal(lmm_new(&m, &F, &fr, &o, &e), AL_OK);
 	assert_int_equal(lmm_fit(m, &o, &e), AL_OK);
 	close_rel(m->criterion, 330.860588991, 1e-7);
@@ -222,15 +225,17 @@ static void test_errors(void **state)
 	expect_model_error(ok, "y ~ z + (1 | g)", AL_ENOTFOUND, "no column z");
 	expect_model_error(ok, "g ~ x + (1 | c)", AL_EINPUT, "response g is not numeric");
 	expect_model_error(ok, "y ~ x + (c | g)", AL_EINPUT, "random slopes need numeric");
-	expect_model_error(ok, "y ~ log(c) + (1 | g)", AL_EINPUT, "column c in log(c) is not numeric");
+	expect_model_error(ok, "y ~ log(c) + (1 | g)", AL_EINPUT,
+	                   "column c in log(c) is not numeric");
 	expect_model_error(ok, "y ~ x + (1 | x)", AL_EINPUT, "as many levels as observations");
 	expect_model_error("y,x,g\n1,1,a\n2,2,a\n3,3,a\n", "y ~ x + (1 | g)", AL_EINPUT,
 	                   "only one level");
-	expect_model_error("y,x,g\n1,1,a\n2,-1,a\n3,3,b\n4,2,b\n", "y ~ sqrt(x) + (1 | g)", AL_EINPUT,
-	                   "t.csv:3: column x: sqrt(x) is undefined (got \"-1\")");
+	expect_model_error("y,x,g\n1,1,a\n2,-1,a\n3,3,b\n4,2,b\n", "y ~ sqrt(x) + (1 | g)",
+	                   AL_EINPUT, "t.csv:3: column x: sqrt(x) is undefined (got \"-1\")");
 	expect_model_error("y,x,g\n1,1,a\n2,x,a\n", "y ~ x + (1 | g)", AL_EINPUT,
 	                   "t.csv:3: column x: not a number (got \"x\")");
-	expect_model_error("y,x,g\n1,,a\nNA,2,a\n", "y ~ x + (1 | g)", AL_EINPUT, "no complete rows");
+	expect_model_error("y,x,g\n1,,a\nNA,2,a\n", "y ~ x + (1 | g)", AL_EINPUT,
+	                   "no complete rows");
 	expect_model_error("y,x,g\n1,1,a\n2,2,a\n3,3,b\n5,4,b\n4,5,c\n6,6,c\n",
 	                   "y ~ x + I(2*x) + (1 | g)", AL_EINPUT, "rank deficient: column I(2*x)");
 	expect_model_error(ok, "y ~ x + I(x^0) + (1 | g)", AL_EINPUT, "I(x^0) is constant");
@@ -249,7 +254,8 @@ static void test_frame(void **state)
 	frame_filter flt[] = {{"instrument", "phq9", 0}, {"scale", "total", 1}, {"site", "x", 1}};
 	frame fr;
 	al_err e = {0};
-	assert_int_equal(frame_load(&fr, csv, strlen(csv), "f.csv", names, cat, 2, flt, 3, &e), AL_OK);
+	assert_int_equal(frame_load(&fr, csv, strlen(csv), "f.csv", names, cat, 2, flt, 3, &e),
+	                 AL_OK);
 	assert_int_equal(fr.n, 2);
 	assert_int_equal(fr.dropped, 1);
 	assert_int_equal(fr.skipped, 2);
@@ -263,7 +269,8 @@ static void test_frame(void **state)
 	const char *csv2 = "g,y\n10,1\n9,2\n100,3\n";
 	const char *n2[] = {"g"};
 	int c2[] = {1};
-	assert_int_equal(frame_load(&fr, csv2, strlen(csv2), "f.csv", n2, c2, 1, NULL, 0, &e), AL_OK);
+	assert_int_equal(frame_load(&fr, csv2, strlen(csv2), "f.csv", n2, c2, 1, NULL, 0, &e),
+	                 AL_OK);
 	assert_string_equal(fr.cols[0].levels[0], "9");
 	assert_string_equal(fr.cols[0].levels[2], "100");
 	assert_int_equal(frame_level(&fr.cols[0], "100"), 2);
@@ -279,10 +286,9 @@ static void test_frame(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sleepstudy_reml), cmocka_unit_test(test_sleepstudy_ml),
-		cmocka_unit_test(test_crossed),         cmocka_unit_test(test_nested_equals_dense),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_frame),
+	    cmocka_unit_test(test_sleepstudy_reml), cmocka_unit_test(test_sleepstudy_ml),
+	    cmocka_unit_test(test_crossed),         cmocka_unit_test(test_nested_equals_dense),
+	    cmocka_unit_test(test_errors),          cmocka_unit_test(test_frame),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -551,9 +551,8 @@ static void parse_sum(parser *p, tset *s, int top)
 	else
 		accept(p, '+');
 	for (;;) {
-		int pos = p->pos;
 		skip_ws(p);
-		pos = p->pos;
+		int pos = p->pos;
 		tset b;
 		parse_prod(p, &b);
 		if (p->failed)

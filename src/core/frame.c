@@ -67,6 +67,10 @@ static int32_t intern_get(intern *t, const char *p, size_t n)
 	size_t h = (size_t)hash_bytes(p, n) & (t->cap - 1);
 	while (t->slot[h]) {
 		int32_t i = t->slot[h] - 1;
+		/* A slot is non-zero only once entry i < t->n was stored, after
+		 * off/len were grown to hold it; the analyzer cannot see that
+		 * invariant through the calloc'd table of intern_grow. */
+		// NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
 		if (t->len[i] == n && memcmp(t->pool + t->off[i], p, n) == 0)
 			return i;
 		h = (h + 1) & (t->cap - 1);
@@ -299,21 +303,20 @@ al_status frame_load(frame *fr, const char *buf, size_t len, const char *file,
 	    (st = csv_map_columns(&r, fnames, (size_t)nfilters, fidx, &unknown, err)) != AL_OK)
 		goto out;
 	/* an absent optional column is simply not loaded */
-	for (int i = 0, j = 0; i < ncols; i++) {
+	int kept = 0;
+	for (int i = 0; i < ncols; i++) {
 		if (idx[i] < 0 && (kind[i] & FRAME_OPTIONAL))
 			continue;
-		if (j != i) {
-			fr->cols[j] = fr->cols[i];
-			idx[j] = idx[i];
-			typed[j] = typed[i];
+		if (kept != i) {
+			fr->cols[kept] = fr->cols[i];
+			idx[kept] = idx[i];
+			typed[kept] = typed[i];
 		}
-		j++;
-		if (i == ncols - 1)
-			fr->ncols = j;
+		kept++;
 	}
-	for (int i = fr->ncols; i < ncols; i++)
+	for (int i = kept; i < ncols; i++)
 		memset(&fr->cols[i], 0, sizeof fr->cols[i]);
-	ncols = fr->ncols;
+	fr->ncols = ncols = kept;
 	for (int i = 0; i < ncols + nfilters; i++) {
 		int missing =
 		    i < ncols ? idx[i] < 0 : (fidx[i - ncols] < 0 && !filters[i - ncols].optional);

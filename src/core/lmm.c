@@ -129,7 +129,7 @@ static void theta_to_T(lmm_model *m, const double *theta)
 		int p = t->p, idx = 0;
 		memset(T, 0, sizeof m->w->T[k]);
 		for (int j = 0; j < p; j++)
-			for (int i = t->diag ? j : j; i < (t->diag ? j + 1 : p); i++)
+			for (int i = j; i < (t->diag ? j + 1 : p); i++)
 				T[i * p + j] = th[idx++];
 	}
 }
@@ -619,12 +619,13 @@ static al_status build_crossprod(lmm_model *m, const lmm_opts *o, al_err *err)
 			if (w->bcol[r] < w->q2)
 				mark[w->bcol[r]] = -1;
 	}
-	w->B = calloc(nb * (size_t)p1, sizeof *w->B);
+	w->B = calloc((nb ? nb : 1) * (size_t)p1, sizeof *w->B);
 	w->W = malloc((nb ? nb : 1) * (size_t)p1 * sizeof *w->W);
 	if (w->B == NULL || w->W == NULL)
 		goto out_free;
 	/* nested: every first-term level meets at most one level of the second */
-	w->nested = o->nested && m->nterms == 2 && nbord * (nbord + 1) / 2 <= 4 * LMM_BLOCK_PACKED;
+	w->nested =
+	    o->nested && m->nterms == 2 && nbord * (nbord + 1) / 2 <= (size_t)4 * LMM_BLOCK_PACKED;
 	for (size_t g = 0; g < n1 && w->nested; g++)
 		if (w->bstart[g + 1] - w->bstart[g] - nbord > (size_t)m->terms[1].p)
 			w->nested = 0;
@@ -640,7 +641,8 @@ static al_status build_crossprod(lmm_model *m, const lmm_opts *o, al_err *err)
 		w->acc2 = malloc(LMM_THREADS * n2 * (p2 * p2 + p2 * nbord) * sizeof *w->acc2);
 		w->C = calloc(nbord * nbord, sizeof *w->C);
 		w->Cw = calloc(nbord * nbord, sizeof *w->Cw);
-		w->acc = malloc(LMM_THREADS * 2 * (nbord * (nbord + 1) / 2) * sizeof *w->acc);
+		w->acc =
+		    malloc((size_t)LMM_THREADS * 2 * (nbord * (nbord + 1) / 2) * sizeof *w->acc);
 		if (!w->C22 || !w->C2b || !w->L22 || !w->E2b || !w->acc2 || !w->C || !w->Cw ||
 		    !w->acc)
 			goto out_free;
@@ -657,7 +659,7 @@ static al_status build_crossprod(lmm_model *m, const lmm_opts *o, al_err *err)
 		w->m = (int)mm;
 		w->C = calloc(mm * mm, sizeof *w->C);
 		w->Cw = calloc(mm * mm, sizeof *w->Cw);
-		w->acc = malloc(LMM_THREADS * 2 * (mm * (mm + 1) / 2) * sizeof *w->acc);
+		w->acc = malloc((size_t)LMM_THREADS * 2 * (mm * (mm + 1) / 2) * sizeof *w->acc);
 		if (!w->C || !w->Cw || !w->acc)
 			goto out_free;
 	}
@@ -888,7 +890,7 @@ al_status lmm_new(lmm_model **out, const formula *f, const frame *fr, const lmm_
 	m->theta = calloc((size_t)m->ntheta, sizeof *m->theta);
 	m->beta = calloc((size_t)m->p, sizeof *m->beta);
 	m->se = calloc((size_t)m->p, sizeof *m->se);
-	m->vcov = calloc((size_t)(m->p * m->p), sizeof *m->vcov);
+	m->vcov = calloc((size_t)m->p * (size_t)m->p, sizeof *m->vcov);
 	for (int k = 0; k < m->nterms && st == AL_OK; k++) {
 		m->terms[k].ranef =
 		    calloc((size_t)m->terms[k].nlev * (size_t)m->terms[k].p, sizeof(double));
@@ -990,10 +992,11 @@ static inline __attribute__((always_inline)) void factor_range(part *pt, const i
 	size_t p2 = (size_t)w->p2, per2 = p2 * p2 + p2 * mm;
 	if (w->nested)
 		memset(pt->acc2, 0, (size_t)w->n2 * per2 * sizeof *pt->acc2);
+	/* A_g T0, rewritten for each level; zeroed once here, not per level */
+	double AT[FORMULA_MAX_RE_COLS * FORMULA_MAX_RE_COLS] = {0};
 	for (int32_t g = pt->g0; g < pt->g1; g++) {
 		const double *A = w->A11 + (size_t)g * (size_t)(p1 * p1);
 		double *L = w->Lg + (size_t)g * (size_t)(p1 * p1);
-		double AT[FORMULA_MAX_RE_COLS * FORMULA_MAX_RE_COLS];
 		for (int i = 0; i < p1; i++)
 			for (int j = 0; j < p1; j++) {
 				double s = 0;
@@ -1312,7 +1315,7 @@ static int factor(lmm_model *m, const double *theta)
 	for (int c = 0; c < q2 && !w->nested; c++)
 		w->Cw[(size_t)c + (size_t)c * mm] += 1;
 	/* the block-diagonal part, level by level, on up to two threads */
-	part parts[LMM_THREADS];
+	part parts[LMM_THREADS] = {0};
 	int np = w->n1 >= 20000 && w->threads > 1 ? w->threads : 1;
 	pthread_t tid[LMM_THREADS];
 	int started[LMM_THREADS] = {0};
@@ -1506,7 +1509,7 @@ static void check_convergence(lmm_model *m, const lmm_opts *o, double fmin)
 	int hess_ok = chol_small(nt, Hc);
 	if (hess_ok) {
 		/* solve(chol(H), g) in R: R = L', back substitution */
-		double sg[64];
+		double sg[64] = {0};
 		for (int i = nt - 1; i >= 0; i--) {
 			double s = g[i];
 			for (int j = i + 1; j < nt; j++)
@@ -1609,7 +1612,7 @@ static al_status estimates(lmm_model *m, al_err *err)
 		size_t b0 = w->bstart[g], b1 = w->bstart[g + 1];
 		const double *Wg = w->W + b0 * (size_t)p1;
 		const double *L = w->Lg + (size_t)g * (size_t)(p1 * p1);
-		double rhs[FORMULA_MAX_RE_COLS], u[FORMULA_MAX_RE_COLS];
+		double rhs[FORMULA_MAX_RE_COLS] = {0}, u[FORMULA_MAX_RE_COLS] = {0};
 		size_t nb = b1 - b0;
 		for (int j = 0; j < p1; j++) {
 			double s = Wg[(nb - 1) * (size_t)p1 + (size_t)j];
@@ -1635,7 +1638,7 @@ static al_status estimates(lmm_model *m, al_err *err)
 		int pk = m->terms[k].p;
 		const double *T = w->T[k];
 		for (int l = 0; l < m->terms[k].nlev; l++) {
-			const double *u = x + w->d_off[k] + l * pk;
+			const double *u = x + w->d_off[k] + (size_t)l * (size_t)pk;
 			double *b = m->terms[k].ranef + (size_t)l * (size_t)pk;
 			for (int i = 0; i < pk; i++) {
 				double s = 0;

@@ -34,8 +34,12 @@ TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_SUPPORT := $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
 TEST_SUPPORT_OBJ := $(TEST_SUPPORT:%.c=$(BUILD)/obj/%.o)
+FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+FUZZ_NAMES := $(FUZZ_SRC:fuzz/fuzz_%.c=%)
+REPLAY_BIN := $(FUZZ_NAMES:%=$(BUILD)/fuzz/replay_%)
 
 .PHONY: all deps run test check lint fuzz clean tests-build man
+.SECONDARY:
 all: $(BUILD)/alliance
 
 deps:
@@ -56,7 +60,12 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_SUPPORT_OBJ) $(BUILD)/libal
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-tests-build: $(BUILD)/alliance $(TEST_BIN)
+# Fuzz targets linked with a plain driver that replays their corpora.
+$(BUILD)/fuzz/replay_%: $(BUILD)/obj/fuzz/fuzz_%.o $(BUILD)/obj/fuzz/replay.o $(BUILD)/liballiance.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+tests-build: $(BUILD)/alliance $(TEST_BIN) $(REPLAY_BIN)
 
 # The sample job: a small synthetic registry, scored. Later issues replace
 # it with the web server.
@@ -65,11 +74,11 @@ run: deps
 	@scripts/run-sample $(BUILD)/alliance "$(SHARED)"
 
 test: deps
-	@$(MAKE) --no-print-directory tests-build
+	@$(MAKE) -s --no-print-directory tests-build
 	@tests/run.sh $(BUILD) "$(SHARED)"
 
 check: deps
-	@$(MAKE) --no-print-directory BUILD=build/san OPT=-O1 \
+	@$(MAKE) -s --no-print-directory BUILD=build/san OPT=-O1 \
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" tests-build
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ALLIANCE_SANITIZED=1 tests/run.sh build/san "$(SHARED)"
@@ -80,8 +89,17 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	  --inline-suppr --std=c11 -D__GNUC__ --suppress=missingIncludeSystem src
 
+# libFuzzer binaries in build/libfuzzer/: run e.g.
+#   build/libfuzzer/fuzz_csv -max_total_time=60 fuzz/corpus/csv
+# and add any crash input to the corpus once fixed.
+FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
 fuzz:
-	@$(MAKE) --no-print-directory -f fuzz/Makefile BUILD=build/fuzz
+	@$(MAKE) --no-print-directory CC=clang BUILD=build/libfuzzer OPT=-O1 SAN="$(FUZZ_SAN)" \
+	  build/libfuzzer/liballiance.a $(FUZZ_NAMES:%=build/libfuzzer/obj/fuzz/fuzz_%.o)
+	@for n in $(FUZZ_NAMES); do \
+	  clang -fsanitize=fuzzer,address,undefined -o build/libfuzzer/fuzz_$$n \
+	    build/libfuzzer/obj/fuzz/fuzz_$$n.o build/libfuzzer/liballiance.a $(LDLIBS) || exit 1; \
+	  echo "built build/libfuzzer/fuzz_$$n"; done
 
 clean:
 	rm -rf build

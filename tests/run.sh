@@ -47,6 +47,13 @@ for t in "$ROOT/$BUILD"/tests/test_*; do
 	[ -x "$t" ] || continue
 	run_one "unit/$(basename "$t")" "$t"
 done
+for t in "$ROOT/$BUILD"/fuzz/replay_*; do
+	[ -x "$t" ] || continue
+	name=${t##*/replay_}
+	extra=""
+	[ "$name" = instrument ] && extra="$ROOT/instruments"
+	run_one "fuzz/$name corpus" "$t" "$ROOT/fuzz/corpus/$name" $extra
+done
 for t in "$ROOT"/tests/cli/test_*.sh; do
 	[ -f "$t" ] || continue
 	run_one "cli/$(basename "$t" .sh)" sh "$t"

@@ -14,8 +14,7 @@
 
 int cli_fail(const al_err *err)
 {
-	fprintf(stderr, "alliance: %s\n",
-	        err->msg[0] ? err->msg : al_status_str(err->status));
+	fprintf(stderr, "alliance: %s\n", err->msg[0] ? err->msg : al_status_str(err->status));
 	return err->status == AL_EUSAGE ? CLI_USAGE : CLI_FAIL;
 }
 
@@ -43,7 +42,8 @@ const char *cli_instruments_dir(const char *opt)
 			if (slash == NULL)
 				break;
 			*slash = '\0';
-			if (snprintf(found, sizeof found, "%s/instruments", exe) < (int)sizeof found &&
+			if (snprintf(found, sizeof found, "%s/instruments", exe) <
+			        (int)sizeof found &&
 			    is_dir(found))
 				return found;
 		}

@@ -7,14 +7,22 @@
 
 #include "../core/status.h"
 
-#define CLI_OK 0
-#define CLI_FAIL 1
+#define CLI_OK    0
+#define CLI_FAIL  1
 #define CLI_USAGE 2
 
 int cmd_instruments(int argc, char **argv);
 int cmd_score(int argc, char **argv);
+int cmd_lmm(int argc, char **argv);
+int cmd_etr(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+int cmd_key(int argc, char **argv);
 int cmd_report(int argc, char **argv);
-
 
 /* Print "alliance: MESSAGE" for err on stderr and return CLI_FAIL (or
  * CLI_USAGE for AL_EUSAGE). */

@@ -11,7 +11,8 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: alliance instruments [--instruments DIR] [show ID [--wording DIR] [--lang L]]\n\n"
+	        "usage: alliance instruments [--instruments DIR] [show ID [--wording DIR] [--lang "
+	        "L]]\n\n"
 	        "List the loaded questionnaires, or show one: items, scoring, interpretation,\n"
 	        "codes, alerts, licence and the published sources of its facts.\n\n"
 	        "  --instruments DIR  definitions directory (default: $ALLIANCE_INSTRUMENTS or\n"
@@ -32,8 +33,9 @@ static void show(const inst_def *d, const inst_wording *w)
 		const inst_item *it = &d->items[i];
 		const char *text = w != NULL ? w->text[i] : NULL;
 		printf("  %2d  %d-%d%s  %s%s%s%s%s\n", it->number, it->min, it->max,
-		       it->reverse ? " reversed" : "", text ? "" : "[label] ", text ? text : it->label,
-		       it->loinc[0] ? "  (LOINC " : "", it->loinc, it->loinc[0] ? ")" : "");
+		       it->reverse ? " reversed" : "", text ? "" : "[label] ",
+		       text ? text : it->label, it->loinc[0] ? "  (LOINC " : "", it->loinc,
+		       it->loinc[0] ? ")" : "");
 	}
 	printf("\nscoring: %s of items, %g to %g, %s; at most %d item%s skipped%s\n",
 	       d->method == INST_SUM ? "sum" : "mean", d->score_min, d->score_max,
@@ -53,7 +55,8 @@ static void show(const inst_def *d, const inst_wording *w)
 		printf("\n");
 	}
 	if (d->has_caseness)
-		printf("caseness: score %s %g\n", d->case_at_or_above ? ">=" : "<", d->caseness_cutoff);
+		printf("caseness: score %s %g\n", d->case_at_or_above ? ">=" : "<",
+		       d->caseness_cutoff);
 	if (d->rc_points > 0)
 		printf("reliable change: %g points\n", d->rc_points);
 	else if (d->reliability > 0)
@@ -62,9 +65,10 @@ static void show(const inst_def *d, const inst_wording *w)
 	if (d->has_norms) {
 		change_cutoffs k = change_jt_cutoffs(d->clin_mean, d->clin_sd, d->func_mean,
 		                                     d->func_sd, d->direction);
-		printf("norms: clinical %g (SD %g), functional %g (SD %g); cut-offs a %.2f b %.2f c "
-		       "%.2f\n",
-		       d->clin_mean, d->clin_sd, d->func_mean, d->func_sd, k.a, k.b, k.c);
+		printf(
+		    "norms: clinical %g (SD %g), functional %g (SD %g); cut-offs a %.2f b %.2f c "
+		    "%.2f\n",
+		    d->clin_mean, d->clin_sd, d->func_mean, d->func_sd, k.a, k.b, k.c);
 	}
 	if (d->loinc_panel[0] || d->loinc_total[0])
 		printf("LOINC: panel %s, total %s\n", d->loinc_panel[0] ? d->loinc_panel : "-",
@@ -72,6 +76,8 @@ static void show(const inst_def *d, const inst_wording *w)
 	for (int c = 0; c < d->ncritical; c++)
 		printf("alert (%s): item %d >= %d: %s\n", d->critical[c].alert, d->critical[c].item,
 		       d->critical[c].at_least, d->critical[c].label);
+	if (d->notes[0])
+		printf("\nnotes: %s\n", d->notes);
 	printf("\nsources:\n");
 	for (int s = 0; s < d->nsources; s++)
 		printf("  [%s] %s\n", d->sources[s].key, d->sources[s].cite);
@@ -110,15 +116,16 @@ int cmd_instruments(int argc, char **argv)
 		for (size_t i = 0; i < lib.n; i++) {
 			const inst_def *d = &lib.defs[i];
 			printf("%-8s %2d items  %-9s %-14s %s%s\n", d->id, d->nitems,
-			       inst_respondent_str(d->respondent), inst_timing_str(d->timing), d->name,
-			       d->validated ? "" : " (not validated)");
+			       inst_respondent_str(d->respondent), inst_timing_str(d->timing),
+			       d->name, d->validated ? "" : " (not validated)");
 		}
 		goto out;
 	}
 	const char *id = argv[optind + 1];
 	const inst_def *d = inst_lib_find(&lib, id, strlen(id));
 	if (d == NULL) {
-		fprintf(stderr, "alliance: no instrument \"%s\" (see 'alliance instruments')\n", id);
+		fprintf(stderr, "alliance: no instrument \"%s\" (see 'alliance instruments')\n",
+		        id);
 		rc = CLI_FAIL;
 		goto out;
 	}

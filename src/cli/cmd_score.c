@@ -14,20 +14,21 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-	        "usage: alliance score ITEMS.csv [-o SCORES.csv] [--instruments DIR] [--quiet]\n\n"
-	        "Score item-level answers (client_id,therapist_id,session,date,modality,\n"
-	        "instrument,item,value; see docs/FORMATS.md) into the score-level format, one\n"
-	        "row per valid administration and scale:\n"
-	        "  client_id,therapist_id,session,date,modality,instrument,score,scale\n"
-	        "scale is \"total\" or a subscale name. Sums are prorated when items were\n"
-	        "skipped; an administration with more skipped items than its instrument allows\n"
-	        "has no score and no row. Rows are sorted by client_id, session, instrument.\n\n"
-	        "  -o, --output FILE   where to write (default: standard output)\n"
-	        "  --instruments DIR   instrument definitions (see 'alliance instruments --help')\n"
-	        "  -q, --quiet         no progress bar or summary on stderr\n\n"
-	        "Every malformed row is reported as FILE:LINE: column NAME: problem (got \"VALUE\"),\n"
-	        "and then nothing is written; the exit status is 1.\n");
+	fprintf(
+	    out,
+	    "usage: alliance score ITEMS.csv [-o SCORES.csv] [--instruments DIR] [--quiet]\n\n"
+	    "Score item-level answers (client_id,therapist_id,session,date,modality,\n"
+	    "instrument,item,value; see docs/FORMATS.md) into the score-level format, one\n"
+	    "row per valid administration and scale:\n"
+	    "  client_id,therapist_id,session,date,modality,instrument,score,scale\n"
+	    "scale is \"total\" or a subscale name. Sums are prorated when items were\n"
+	    "skipped; an administration with more skipped items than its instrument allows\n"
+	    "has no score and no row. Rows are sorted by client_id, session, instrument.\n\n"
+	    "  -o, --output FILE   where to write (default: standard output)\n"
+	    "  --instruments DIR   instrument definitions (see 'alliance instruments --help')\n"
+	    "  -q, --quiet         no progress bar or summary on stderr\n\n"
+	    "Every malformed row is reported as FILE:LINE: column NAME: problem (got \"VALUE\"),\n"
+	    "and then nothing is written; the exit status is 1.\n");
 }
 
 typedef struct score_ctx {
@@ -124,7 +125,8 @@ int cmd_score(int argc, char **argv)
 		if (got == 0)
 			al_err_set(&err, AL_EINPUT, "%s: empty file: expected a header row", file);
 		else
-			snprintf(err.msg, sizeof err.msg, "%s:%s", file, "1: cannot read the header row");
+			snprintf(err.msg, sizeof err.msg, "%s:%s", file,
+			         "1: cannot read the header row");
 		rc = cli_fail(&err);
 		goto out;
 	}
@@ -133,10 +135,11 @@ int cmd_score(int argc, char **argv)
 		goto out;
 	}
 	if (cols.format != ROWFMT_ITEMS) {
-		al_err_set(&err, AL_EINPUT,
-		           "%s:1: header: this is the score-level format; score needs item and value "
-		           "columns",
-		           file);
+		al_err_set(
+		    &err, AL_EINPUT,
+		    "%s:1: header: this is the score-level format; score needs item and value "
+		    "columns",
+		    file);
 		rc = cli_fail(&err);
 		goto out;
 	}
@@ -179,7 +182,8 @@ int cmd_score(int argc, char **argv)
 			goto out;
 		}
 		sc.out = out.fp;
-		fputs("client_id,therapist_id,session,date,modality,instrument,score,scale\n", out.fp);
+		fputs("client_id,therapist_id,session,date,modality,instrument,score,scale\n",
+		      out.fp);
 		if (admin_set_each(&set, file, &pr, on_admin, &sc, &err) != AL_OK) {
 			rc = cli_fail(&err);
 			goto out;

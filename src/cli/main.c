@@ -12,9 +12,18 @@ static const struct command {
 	int (*run)(int argc, char **argv);
 	const char *summary;
 } commands[] = {
-	{"instruments", cmd_instruments, "list the questionnaires, or show one"},
-	{"score", cmd_score, "score item-level answers into score-level rows"},
-	{"report", cmd_report, "the registry report: outcomes, ruptures, per therapist"},
+    {"instruments", cmd_instruments, "list the questionnaires, or show one"},
+    {"score", cmd_score, "score item-level answers into score-level rows"},
+    {"report", cmd_report, "the registry report: outcomes, ruptures, per therapist"},
+    {"lmm", cmd_lmm, "fit a linear mixed model (lme4 formula syntax)"},
+    {"etr", cmd_etr, "expected treatment response: fit curves, check clients"},
+    {"init", cmd_init, "create or upgrade the practice database"},
+    {"import", cmd_import, "import a registry file into the database"},
+    {"export", cmd_export, "export the database's item answers as CSV"},
+    {"backup", cmd_backup, "copy the live database to a file"},
+    {"restore", cmd_restore, "replace the database with a backup"},
+    {"audit", cmd_audit, "verify the audit log's hash chain"},
+    {"key", cmd_key, "rotate the key that encrypts notes and names"},
 };
 
 static void usage(FILE *out)
@@ -24,8 +33,9 @@ static void usage(FILE *out)
 	             "commands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
-	fprintf(out, "\n'alliance COMMAND --help' describes a command; 'man alliance' all of them.\n"
-	             "alliance --version prints the version.\n");
+	fprintf(out,
+	        "\n'alliance COMMAND --help' describes a command; 'man alliance' all of them.\n"
+	        "alliance --version prints the version.\n");
 }
 
 int main(int argc, char **argv)

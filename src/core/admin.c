@@ -102,7 +102,8 @@ static void conflict(const char *file, problems *pr, const admin_row *r, const a
 al_status admin_set_each(admin_set *s, const char *file, problems *pr, admin_fn fn, void *ctx,
                          al_err *err)
 {
-	qsort(s->rows, s->n, sizeof *s->rows, row_cmp);
+	if (s->n > 1) /* qsort(NULL, 0, ...) is undefined */
+		qsort(s->rows, s->n, sizeof *s->rows, row_cmp);
 	admin a;
 	for (size_t i = 0; i < s->n;) {
 		size_t j = i + 1;
@@ -120,10 +121,11 @@ al_status admin_set_each(admin_set *s, const char *file, problems *pr, admin_fn 
 			if (k > i && r->item == s->rows[k - 1].item) {
 				al_err e = {0};
 				al_err_set(&e, AL_EINPUT,
-				           "%s:%ld: column item: item %d of this administration (client %.*s, "
+				           "%s:%ld: column item: item %d of this administration "
+				           "(client %.*s, "
 				           "session %d, %s) is already on line %ld (got \"%d\")",
-				           file, r->line, r->item, (int)r->client_len, r->client, r->session,
-				           d->id, s->rows[k - 1].line, r->item);
+				           file, r->line, r->item, (int)r->client_len, r->client,
+				           r->session, d->id, s->rows[k - 1].line, r->item);
 				problems_add(pr, &e);
 				ok = 0;
 			}

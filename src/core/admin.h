@@ -20,9 +20,9 @@ typedef struct admin_row {
 	const char *client, *therapist, *date;
 	uint8_t client_len, therapist_len, mod;
 	uint8_t item;
-	uint16_t inst;  /* index into the instrument library */
+	uint16_t inst; /* index into the instrument library */
 	int32_t session;
-	int32_t value;  /* SCORE_SKIPPED for a skipped item */
+	int32_t value; /* SCORE_SKIPPED for a skipped item */
 	long line;
 } admin_row;
 
@@ -42,7 +42,7 @@ typedef struct admin {
 	const inst_def *inst;
 	int values[INST_MAX_ITEMS]; /* SCORE_SKIPPED where skipped or absent */
 	int nrows;
-	long line;                  /* first line of the administration */
+	long line; /* first line of the administration */
 } admin;
 
 /* buf..buf+len is the input the rows' fields may point into. */

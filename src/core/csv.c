@@ -105,12 +105,14 @@ int csv_next(csv_reader *r, al_err *err)
 					long at = r->line;
 					r->cur = end;
 					al_err_set(err, AL_EINPUT,
-					           "line %ld: quoted field never closed (a '\"' is missing)",
+					           "line %ld: quoted field never closed (a '\"' is "
+					           "missing)",
 					           at);
 					return -1;
 				}
 				for (const char *c = p; c < q; c++)
-					if (*c == '\n' || (*c == '\r' && (c + 1 == q || c[1] != '\n')))
+					if (*c == '\n' ||
+					    (*c == '\r' && (c + 1 == q || c[1] != '\n')))
 						r->next_line++;
 				if (q + 1 < end && q[1] == '"') {
 					escaped = 1;
@@ -129,7 +131,8 @@ int csv_next(csv_reader *r, al_err *err)
 					size_t span = record_span(r->raw, end) + 1;
 					if (span > CSV_MAX_RECORD) {
 						resync(r, p);
-						al_err_set(err, AL_ELIMIT, "line %ld: record longer than %u bytes",
+						al_err_set(err, AL_ELIMIT,
+						           "line %ld: record longer than %u bytes",
 						           r->line, CSV_MAX_RECORD);
 						return -1;
 					}
@@ -137,7 +140,9 @@ int csv_next(csv_reader *r, al_err *err)
 						char *n = realloc(r->scratch, span);
 						if (n == NULL) {
 							resync(r, p);
-							al_err_set(err, AL_ENOMEM, "line %ld: out of memory", r->line);
+							al_err_set(err, AL_ENOMEM,
+							           "line %ld: out of memory",
+							           r->line);
 							return -1;
 						}
 						r->scratch = n;
@@ -170,9 +175,10 @@ int csv_next(csv_reader *r, al_err *err)
 				if (*p == '"') {
 					long at = r->line;
 					resync(r, p);
-					al_err_set(err, AL_EINPUT,
-					           "line %ld: column %zu: quote inside an unquoted field",
-					           at, r->nfields);
+					al_err_set(
+					    err, AL_EINPUT,
+					    "line %ld: column %zu: quote inside an unquoted field",
+					    at, r->nfields);
 					return -1;
 				}
 				p++;
@@ -207,8 +213,8 @@ int csv_eq(csv_field f, const char *s)
 	return f.len == n && memcmp(f.p, s, n) == 0;
 }
 
-al_status csv_map_columns(const csv_reader *r, const char *const *names, size_t n,
-                          int *idx, size_t *unknown, al_err *err)
+al_status csv_map_columns(const csv_reader *r, const char *const *names, size_t n, int *idx,
+                          size_t *unknown, al_err *err)
 {
 	size_t unk = 0;
 	for (size_t i = 0; i < n; i++)
@@ -223,7 +229,8 @@ al_status csv_map_columns(const csv_reader *r, const char *const *names, size_t 
 			continue;
 		}
 		if (idx[i] >= 0)
-			return al_err_set(err, AL_EINPUT, "line %ld: column %s appears twice in the header",
+			return al_err_set(err, AL_EINPUT,
+			                  "line %ld: column %s appears twice in the header",
 			                  r->line, names[i]);
 		idx[i] = (int)c;
 	}

@@ -16,8 +16,8 @@
 
 #include "status.h"
 
-#define CSV_MAX_FIELDS 256            /* more columns than this is an error */
-#define CSV_MAX_RECORD (1u << 20)     /* a record longer than 1 MiB is an error */
+#define CSV_MAX_FIELDS 256        /* more columns than this is an error */
+#define CSV_MAX_RECORD (1u << 20) /* a record longer than 1 MiB is an error */
 
 typedef struct csv_field {
 	const char *p; /* not NUL-terminated */
@@ -30,9 +30,9 @@ typedef struct csv_reader {
 	long next_line; /* line on which the next record starts */
 	size_t nfields;
 	csv_field f[CSV_MAX_FIELDS];
-	const char *raw;  /* the current record's bytes, without its line end */
+	const char *raw; /* the current record's bytes, without its line end */
 	size_t raw_len;
-	char *scratch;    /* unescaped quoted fields; owned by the reader */
+	char *scratch; /* unescaped quoted fields; owned by the reader */
 	size_t scratch_cap;
 } csv_reader;
 
@@ -54,8 +54,8 @@ int csv_next(csv_reader *r, al_err *err);
  * or AL_EINPUT when a column appears twice. *unknown receives a bitmask-free
  * count of header columns not in names (the caller warns about them by
  * walking the header again with csv_column_known). */
-al_status csv_map_columns(const csv_reader *r, const char *const *names, size_t n,
-                          int *idx, size_t *unknown, al_err *err);
+al_status csv_map_columns(const csv_reader *r, const char *const *names, size_t n, int *idx,
+                          size_t *unknown, al_err *err);
 
 /* 1 if field f equals the NUL-terminated string s. */
 int csv_eq(csv_field f, const char *s);

@@ -99,8 +99,8 @@ static al_status get_bool(pctx *c, json_t *obj, const char *key, const char *pat
 	return AL_OK;
 }
 
-static al_status get_object(pctx *c, json_t *obj, const char *key, const char *path,
-                            json_t **out, int required)
+static al_status get_object(pctx *c, json_t *obj, const char *key, const char *path, json_t **out,
+                            int required)
 {
 	char p[160];
 	snprintf(p, sizeof p, "%s%s%s", path, path[0] ? "." : "", key);
@@ -170,8 +170,8 @@ static al_status parse_sources(pctx *c, json_t *root)
 		    json_string_length(v) >= sizeof c->d->sources[0].cite)
 			return bad(c, p, "is too long");
 		inst_source *s = &c->d->sources[c->d->nsources++];
-		strcpy(s->key, key);
-		strcpy(s->cite, json_string_value(v));
+		snprintf(s->key, sizeof s->key, "%s", key);
+		snprintf(s->cite, sizeof s->cite, "%s", json_string_value(v));
 	}
 	if (c->d->nsources == 0)
 		return bad(c, "sources", "must cite at least one source");
@@ -203,7 +203,8 @@ static al_status parse_items(pctx *c, json_t *root)
 		if (x->number != (int)i + 1) {
 			char pp[48], m[96];
 			snprintf(pp, sizeof pp, "%s.number", p);
-			snprintf(m, sizeof m, "must be %zu (items are numbered in order from 1)", i + 1);
+			snprintf(m, sizeof m, "must be %zu (items are numbered in order from 1)",
+			         i + 1);
 			return bad(c, pp, m);
 		}
 		if ((st = get_string(c, it, "label", p, x->label, sizeof x->label, 1)) != AL_OK ||
@@ -255,7 +256,7 @@ static al_status parse_scoring(pctx *c, json_t *root)
 		return st;
 	static const char *const methods[] = {"sum", "mean"};
 	static const char *const dirs[] = {"higher_worse", "higher_better"};
-	int m, dir;
+	int m = 0, dir = 0;
 	if ((st = enum_of(c, s, "method", "scoring", methods, 2, &m)) != AL_OK ||
 	    (st = enum_of(c, s, "direction", "scoring", dirs, 2, &dir)) != AL_OK ||
 	    (st = get_int(c, s, "max_skipped", "scoring", &d->max_skipped, 1, 0)) != AL_OK ||
@@ -264,9 +265,11 @@ static al_status parse_scoring(pctx *c, json_t *root)
 	d->method = (inst_method)m;
 	d->direction = (inst_direction)dir;
 	if (d->max_skipped < 0 || d->max_skipped >= d->nitems)
-		return bad(c, "scoring.max_skipped", "must be between 0 and the number of items - 1");
+		return bad(c, "scoring.max_skipped",
+		           "must be between 0 and the number of items - 1");
 	if (d->method == INST_MEAN && d->prorate)
-		return bad(c, "scoring.prorate", "applies to sums only (a mean needs no prorating)");
+		return bad(c, "scoring.prorate",
+		           "applies to sums only (a mean needs no prorating)");
 	if (d->method == INST_SUM && d->max_skipped > 0 && !d->prorate)
 		return bad(c, "scoring.prorate",
 		           "must be true when a sum allows skipped items (else totals are biased)");
@@ -311,7 +314,8 @@ static al_status parse_scoring(pctx *c, json_t *root)
 			if (strcmp(d->sub[j].name, x->name) == 0)
 				return bad(c, p, "repeats the name of another subscale");
 		if (x->max_skipped < 0 || x->max_skipped >= x->nitems)
-			return bad(c, p, "max_skipped must be between 0 and its number of items - 1");
+			return bad(c, p,
+			           "max_skipped must be between 0 and its number of items - 1");
 	}
 	d->nsub = (int)json_array_size(subs);
 	return AL_OK;
@@ -349,7 +353,8 @@ static al_status parse_interpretation(pctx *c, json_t *root)
 		if (!json_is_array(bands) || json_array_size(bands) == 0)
 			return bad(c, "interpretation.severity.bands", "must be a non-empty array");
 		if (json_array_size(bands) > INST_MAX_BANDS)
-			return bad(c, "interpretation.severity.bands", "has too many bands (12 at most)");
+			return bad(c, "interpretation.severity.bands",
+			           "has too many bands (12 at most)");
 		size_t i;
 		json_t *b;
 		json_array_foreach(bands, i, b)
@@ -360,10 +365,12 @@ static al_status parse_interpretation(pctx *c, json_t *root)
 				return bad(c, p, "must be an object");
 			inst_band *x = &d->bands[i];
 			if ((st = get_number(c, b, "from", p, &x->from)) != AL_OK ||
-			    (st = get_string(c, b, "label", p, x->label, sizeof x->label, 1)) != AL_OK)
+			    (st = get_string(c, b, "label", p, x->label, sizeof x->label, 1)) !=
+			        AL_OK)
 				return st;
 			if (i == 0 && x->from > d->score_min)
-				return bad(c, p, "the first band must start at or below the lowest score");
+				return bad(
+				    c, p, "the first band must start at or below the lowest score");
 			if (i > 0 && !(x->from > d->bands[i - 1].from))
 				return bad(c, p, "bands must be in increasing order of \"from\"");
 			if (x->from > d->score_max)
@@ -376,10 +383,11 @@ static al_status parse_interpretation(pctx *c, json_t *root)
 		return st;
 	if (o != NULL) {
 		static const char *const when[] = {"at_or_above", "below"};
-		int w;
+		int w = 0;
 		if ((st = get_number(c, o, "cutoff", "interpretation.caseness",
 		                     &d->caseness_cutoff)) != AL_OK ||
-		    (st = enum_of(c, o, "case_when", "interpretation.caseness", when, 2, &w)) != AL_OK ||
+		    (st = enum_of(c, o, "case_when", "interpretation.caseness", when, 2, &w)) !=
+		        AL_OK ||
 		    (st = check_source(c, o, "interpretation.caseness")) != AL_OK)
 			return st;
 		d->case_at_or_above = w == 0;
@@ -396,10 +404,10 @@ static al_status parse_interpretation(pctx *c, json_t *root)
 			if ((st = get_number(c, o, "points", p, &d->rc_points)) != AL_OK)
 				return st;
 			if (!(d->rc_points > 0))
-				return bad(c, "interpretation.reliable_change.points", "must be positive");
+				return bad(c, "interpretation.reliable_change.points",
+				           "must be positive");
 		}
-		if (json_object_get(o, "reliability") != NULL ||
-		    json_object_get(o, "sd") != NULL) {
+		if (json_object_get(o, "reliability") != NULL || json_object_get(o, "sd") != NULL) {
 			if ((st = get_number(c, o, "reliability", p, &d->reliability)) != AL_OK ||
 			    (st = get_number(c, o, "sd", p, &d->rc_sd)) != AL_OK)
 				return st;
@@ -407,7 +415,8 @@ static al_status parse_interpretation(pctx *c, json_t *root)
 				return bad(c, "interpretation.reliable_change.reliability",
 				           "must be between 0 and 1");
 			if (!(d->rc_sd > 0))
-				return bad(c, "interpretation.reliable_change.sd", "must be positive");
+				return bad(c, "interpretation.reliable_change.sd",
+				           "must be positive");
 		}
 		if (d->rc_points == 0 && d->reliability == 0)
 			return bad(c, p, "needs \"points\", or \"reliability\" and \"sd\"");
@@ -418,7 +427,8 @@ static al_status parse_interpretation(pctx *c, json_t *root)
 	if (o != NULL) {
 		json_t *cl, *fn;
 		if ((st = get_object(c, o, "clinical", "interpretation.norms", &cl, 1)) != AL_OK ||
-		    (st = get_object(c, o, "functional", "interpretation.norms", &fn, 1)) != AL_OK ||
+		    (st = get_object(c, o, "functional", "interpretation.norms", &fn, 1)) !=
+		        AL_OK ||
 		    (st = parse_norm(c, cl, "interpretation.norms.clinical", &d->clin_mean,
 		                     &d->clin_sd)) != AL_OK ||
 		    (st = parse_norm(c, fn, "interpretation.norms.functional", &d->func_mean,
@@ -436,11 +446,10 @@ static al_status parse_codes_and_alerts(pctx *c, json_t *root)
 	al_status st = get_object(c, root, "codes", "", &codes, 0);
 	if (st != AL_OK)
 		return st;
-	if (codes != NULL &&
-	    ((st = get_string(c, codes, "loinc_panel", "codes", d->loinc_panel,
-	                      sizeof d->loinc_panel, 0)) != AL_OK ||
-	     (st = get_string(c, codes, "loinc_total", "codes", d->loinc_total,
-	                      sizeof d->loinc_total, 0)) != AL_OK))
+	if (codes != NULL && ((st = get_string(c, codes, "loinc_panel", "codes", d->loinc_panel,
+	                                       sizeof d->loinc_panel, 0)) != AL_OK ||
+	                      (st = get_string(c, codes, "loinc_total", "codes", d->loinc_total,
+	                                       sizeof d->loinc_total, 0)) != AL_OK))
 		return st;
 	json_t *crit = json_object_get(root, "critical_items");
 	if (crit == NULL)
@@ -468,7 +477,8 @@ static al_status parse_codes_and_alerts(pctx *c, json_t *root)
 			return bad(c, p, "item must be an item number of this instrument");
 		const inst_item *it = &d->items[x->item - 1];
 		if (x->at_least <= it->min || x->at_least > it->max)
-			return bad(c, p, "at_least must be above the item's minimum and within its range");
+			return bad(
+			    c, p, "at_least must be above the item's minimum and within its range");
 	}
 	d->ncritical = (int)json_array_size(crit);
 	return AL_OK;
@@ -494,7 +504,7 @@ al_status inst_parse(const char *json, size_t len, const char *file, inst_def *o
 	}
 	static const char *const who[] = {"client", "therapist"};
 	static const char *const when[] = {"before_session", "after_session", "any"};
-	int w1, w2;
+	int w1 = 0, w2 = 0;
 	json_t *lic;
 	if ((st = get_string(&c, root, "id", "", d->id, sizeof d->id, 1)) != AL_OK ||
 	    (st = get_string(&c, root, "name", "", d->name, sizeof d->name, 1)) != AL_OK ||
@@ -508,7 +518,8 @@ al_status inst_parse(const char *json, size_t len, const char *file, inst_def *o
 	    (st = get_string(&c, lic, "holder", "licence", d->licence_holder,
 	                     sizeof d->licence_holder, 1)) != AL_OK ||
 	    (st = get_string(&c, lic, "obtain", "licence", d->licence_obtain,
-	                     sizeof d->licence_obtain, 1)) != AL_OK)
+	                     sizeof d->licence_obtain, 1)) != AL_OK ||
+	    (st = get_string(&c, root, "notes", "", d->notes, sizeof d->notes, 0)) != AL_OK)
 		goto out;
 	for (const char *p = d->id; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')) {
@@ -544,8 +555,8 @@ void inst_lib_cleanup(inst_lib *lib)
 al_status inst_lib_add(inst_lib *lib, const inst_def *def, const char *file, al_err *err)
 {
 	if (inst_lib_find(lib, def->id, strlen(def->id)) != NULL)
-		return al_err_set(err, AL_EINPUT, "%s: id: instrument \"%s\" is defined twice", file,
-		                  def->id);
+		return al_err_set(err, AL_EINPUT, "%s: id: instrument \"%s\" is defined twice",
+		                  file, def->id);
 	if (lib->n == lib->cap) {
 		size_t cap = lib->cap ? lib->cap * 2 : 16;
 		inst_def *n = realloc(lib->defs, cap * sizeof *n);
@@ -571,8 +582,10 @@ void inst_lib_sort(inst_lib *lib)
 
 const inst_def *inst_lib_find(const inst_lib *lib, const char *id, size_t len)
 {
+	/* compare lengths first: id comes from input and may hold NUL bytes
+	 * or be longer than any instrument id */
 	for (size_t i = 0; i < lib->n; i++)
-		if (strncmp(lib->defs[i].id, id, len) == 0 && lib->defs[i].id[len] == '\0')
+		if (strlen(lib->defs[i].id) == len && memcmp(lib->defs[i].id, id, len) == 0)
 			return &lib->defs[i];
 	return NULL;
 }
@@ -614,13 +627,13 @@ al_status inst_wording_parse(const char *json, size_t len, const char *file, con
 	}
 	if (!json_is_string(lang) || json_string_length(lang) == 0 ||
 	    json_string_length(lang) >= sizeof out->language) {
-		st = al_err_set(err, AL_EINPUT, "%s: language: must be a language tag such as \"en\"",
-		                file);
+		st = al_err_set(err, AL_EINPUT,
+		                "%s: language: must be a language tag such as \"en\"", file);
 		goto out;
 	}
 	if (!json_is_object(items)) {
-		st = al_err_set(err, AL_EINPUT, "%s: items: must be an object of item number to text",
-		                file);
+		st = al_err_set(err, AL_EINPUT,
+		                "%s: items: must be an object of item number to text", file);
 		goto out;
 	}
 	snprintf(out->instrument, sizeof out->instrument, "%s", d->id);
@@ -632,13 +645,14 @@ al_status inst_wording_parse(const char *json, size_t len, const char *file, con
 		char *end;
 		long k = strtol(key, &end, 10);
 		if (*end != '\0' || k < 1 || k > d->nitems) {
-			st = al_err_set(err, AL_EINPUT, "%s: items.%.40s: %s has no such item", file, key,
-			                d->id);
+			st = al_err_set(err, AL_EINPUT, "%s: items.%.40s: %s has no such item",
+			                file, key, d->id);
 			goto out;
 		}
-		if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 2000) {
-			st = al_err_set(err, AL_EINPUT, "%s: items.%s: must be a text of 1-2000 bytes",
-			                file, key);
+		if (!json_is_string(v) || json_string_length(v) == 0 ||
+		    json_string_length(v) > 2000) {
+			st = al_err_set(err, AL_EINPUT,
+			                "%s: items.%s: must be a text of 1-2000 bytes", file, key);
 			goto out;
 		}
 		out->text[k - 1] = strdup(json_string_value(v));

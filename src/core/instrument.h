@@ -16,12 +16,12 @@
 
 #include "status.h"
 
-#define INST_MAX_ITEMS 64
+#define INST_MAX_ITEMS     64
 #define INST_MAX_SUBSCALES 8
-#define INST_MAX_BANDS 12
-#define INST_MAX_CRITICAL 8
-#define INST_MAX_SOURCES 16
-#define INST_ID_MAX 32
+#define INST_MAX_BANDS     12
+#define INST_MAX_CRITICAL  8
+#define INST_MAX_SOURCES   16
+#define INST_ID_MAX        32
 
 typedef enum inst_respondent { INST_CLIENT, INST_THERAPIST } inst_respondent;
 typedef enum inst_timing { INST_BEFORE, INST_AFTER, INST_ANYTIME } inst_timing;
@@ -29,11 +29,11 @@ typedef enum inst_method { INST_SUM, INST_MEAN } inst_method;
 typedef enum inst_direction { INST_HIGHER_WORSE, INST_HIGHER_BETTER } inst_direction;
 
 typedef struct inst_item {
-	int number;      /* 1..nitems, in order */
-	char label[96];  /* the project's own topic label, not the item's wording */
-	int min, max;    /* answer range, inclusive */
-	int reverse;     /* scored as min + max - value */
-	char loinc[16];  /* LOINC code of the item, "" if none */
+	int number;     /* 1..nitems, in order */
+	char label[96]; /* the project's own topic label, not the item's wording */
+	int min, max;   /* answer range, inclusive */
+	int reverse;    /* scored as min + max - value */
+	char loinc[16]; /* LOINC code of the item, "" if none */
 } inst_item;
 
 typedef struct inst_subscale {
@@ -44,7 +44,7 @@ typedef struct inst_subscale {
 } inst_subscale;
 
 typedef struct inst_band {
-	double from;     /* a score >= from (and < the next band's from) */
+	double from; /* a score >= from (and < the next band's from) */
 	char label[48];
 } inst_band;
 
@@ -66,8 +66,8 @@ typedef struct inst_def {
 	char version[16];
 	inst_respondent respondent;
 	inst_timing timing;
-	int validated;            /* 0 for the project's own, not-validated forms */
-	char licence_status[32];  /* "free", "free_with_registration", "licence_required" ... */
+	int validated;           /* 0 for the project's own, not-validated forms */
+	char licence_status[32]; /* "free", "free_with_registration", "licence_required" ... */
 	char licence_holder[128];
 	char licence_obtain[512]; /* what a site must obtain before use */
 
@@ -75,8 +75,8 @@ typedef struct inst_def {
 	inst_item items[INST_MAX_ITEMS];
 
 	inst_method method;
-	int max_skipped;          /* more skipped items than this: no score */
-	int prorate;              /* sums: prorate over answered items */
+	int max_skipped; /* more skipped items than this: no score */
+	int prorate;     /* sums: prorate over answered items */
 	inst_direction direction;
 	double score_min, score_max; /* derived from the items and method */
 	int nsub;
@@ -86,10 +86,10 @@ typedef struct inst_def {
 	inst_band bands[INST_MAX_BANDS];
 	int has_caseness;
 	double caseness_cutoff;
-	int case_at_or_above;     /* 1: score >= cutoff is a case; 0: score < cutoff */
-	double rc_points;         /* published reliable-change points, 0 if none */
-	double reliability;       /* for the Jacobson-Truax RCI, 0 if none */
-	double rc_sd;             /* SD that goes with reliability */
+	int case_at_or_above; /* 1: score >= cutoff is a case; 0: score < cutoff */
+	double rc_points;     /* published reliable-change points, 0 if none */
+	double reliability;   /* for the Jacobson-Truax RCI, 0 if none */
+	double rc_sd;         /* SD that goes with reliability */
 	int has_norms;
 	double clin_mean, clin_sd, func_mean, func_sd;
 
@@ -98,13 +98,13 @@ typedef struct inst_def {
 	inst_critical critical[INST_MAX_CRITICAL];
 	int nsources;
 	inst_source sources[INST_MAX_SOURCES];
+	char notes[1024]; /* what a reader of the definition should know */
 } inst_def;
 
 /* Parse and validate one definition from len bytes of JSON. file names the
  * definition in messages. On error *out is untouched and err says
  * "FILE: path.to.field: what is wrong". */
-al_status inst_parse(const char *json, size_t len, const char *file, inst_def *out,
-                     al_err *err);
+al_status inst_parse(const char *json, size_t len, const char *file, inst_def *out, al_err *err);
 
 /* A set of definitions, looked up by id. */
 typedef struct inst_lib {

@@ -6,8 +6,8 @@
 #include <string.h>
 
 static const char *const col_names[ITEMROW_NCOLS] = {
-	"client_id", "therapist_id", "session", "date",  "modality",
-	"instrument", "item",        "value",   "score", "scale",
+    "client_id",  "therapist_id", "session", "date",  "modality",
+    "instrument", "item",         "value",   "score", "scale",
 };
 
 static const char *const mod_names[MOD_COUNT] = {"in_person", "video", "phone"};
@@ -29,17 +29,18 @@ al_status itemrow_header(const csv_reader *r, const char *file, itemrow_cols *co
 	else if (cols->idx[COL_SCORE] >= 0)
 		cols->format = ROWFMT_SCORES;
 	else
-		return al_err_set(err, AL_EINPUT,
-		                  "%s:%ld: header: needs item and value columns (item-level format) "
-		                  "or a score column (score-level format)",
-		                  file, r->line);
+		return al_err_set(
+		    err, AL_EINPUT,
+		    "%s:%ld: header: needs item and value columns (item-level format) "
+		    "or a score column (score-level format)",
+		    file, r->line);
 	int last = cols->format == ROWFMT_ITEMS ? COL_VALUE : COL_INSTRUMENT;
 	for (int c = 0; c <= last; c++) {
 		if (cols->format == ROWFMT_SCORES && (c == COL_ITEM || c == COL_VALUE))
 			continue;
 		if (cols->idx[c] < 0)
-			return al_err_set(err, AL_EINPUT, "%s:%ld: header: column %s is missing", file,
-			                  r->line, col_names[c]);
+			return al_err_set(err, AL_EINPUT, "%s:%ld: header: column %s is missing",
+			                  file, r->line, col_names[c]);
 	}
 	if (cols->format == ROWFMT_SCORES && cols->idx[COL_SCORE] < 0)
 		return al_err_set(err, AL_EINPUT, "%s:%ld: header: column score is missing", file,
@@ -73,8 +74,8 @@ al_status itemrow_header(const csv_reader *r, const char *file, itemrow_cols *co
 	return AL_OK;
 }
 
-static al_status field_err(const char *file, const csv_reader *r, const char *col,
-                           csv_field f, const char *what, al_err *err)
+static al_status field_err(const char *file, const csv_reader *r, const char *col, csv_field f,
+                           const char *what, al_err *err)
 {
 	char q[80];
 	al_quote(q, sizeof q, f.p, f.len);
@@ -149,9 +150,10 @@ al_status itemrow_parse(const itemrow_cols *cols, const csv_reader *r, const ins
 				best = (size_t)cols->idx[c];
 				name = col_names[c];
 			}
-		return al_err_set(err, AL_EINPUT,
-		                  "%s:%ld: column %s: missing: the row has %zu fields, the header %zu",
-		                  file, r->line, name ? name : "(unknown)", r->nfields, cols->nheader);
+		return al_err_set(
+		    err, AL_EINPUT,
+		    "%s:%ld: column %s: missing: the row has %zu fields, the header %zu", file,
+		    r->line, name ? name : "(unknown)", r->nfields, cols->nheader);
 	}
 	const int *ix = cols->idx;
 	csv_field f;
@@ -167,7 +169,8 @@ al_status itemrow_parse(const itemrow_cols *cols, const csv_reader *r, const ins
 		                 "must be 1-64 characters without control characters", err);
 	f = r->f[ix[COL_SESSION]];
 	if (!csv_parse_long(f, &v) || v < 1 || v > ITEMROW_SESSION_MAX)
-		return field_err(file, r, "session", f, "must be a whole number from 1 to 100000", err);
+		return field_err(file, r, "session", f, "must be a whole number from 1 to 100000",
+		                 err);
 	out->session = (int)v;
 	out->date = f = r->f[ix[COL_DATE]];
 	if ((out->days = itemrow_parse_date(f)) < 0)
@@ -192,8 +195,8 @@ al_status itemrow_parse(const itemrow_cols *cols, const csv_reader *r, const ins
 		if (!csv_parse_double(f, &out->score) || out->score < d->score_min ||
 		    out->score > d->score_max) {
 			char what[96];
-			snprintf(what, sizeof what, "must be a number from %g to %g for %s", d->score_min,
-			         d->score_max, d->id);
+			snprintf(what, sizeof what, "must be a number from %g to %g for %s",
+			         d->score_min, d->score_max, d->id);
 			return field_err(file, r, "score", f, what, err);
 		}
 		out->scale = ix[COL_SCALE] >= 0 ? r->f[ix[COL_SCALE]] : (csv_field){"total", 5};
@@ -203,7 +206,8 @@ al_status itemrow_parse(const itemrow_cols *cols, const csv_reader *r, const ins
 				found |= csv_eq(out->scale, d->sub[s].name);
 			if (!found)
 				return field_err(file, r, "scale", out->scale,
-				                 "must be total or a subscale of the instrument", err);
+				                 "must be total or a subscale of the instrument",
+				                 err);
 		}
 		out->item = 0;
 		out->value = SCORE_SKIPPED;
@@ -224,8 +228,9 @@ al_status itemrow_parse(const itemrow_cols *cols, const csv_reader *r, const ins
 		const inst_item *it = &d->items[out->item - 1];
 		if (!csv_parse_long(f, &v) || v < it->min || v > it->max) {
 			char what[96];
-			snprintf(what, sizeof what, "%s item %d takes whole numbers %d to %d, or empty",
-			         d->id, out->item, it->min, it->max);
+			snprintf(what, sizeof what,
+			         "%s item %d takes whole numbers %d to %d, or empty", d->id,
+			         out->item, it->min, it->max);
 			return field_err(file, r, "value", f, what, err);
 		}
 		out->value = (int)v;

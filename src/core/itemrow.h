@@ -32,7 +32,7 @@ typedef enum rowfmt { ROWFMT_ITEMS, ROWFMT_SCORES } rowfmt;
 
 typedef enum modality { MOD_IN_PERSON, MOD_VIDEO, MOD_PHONE, MOD_COUNT } modality;
 
-#define ITEMROW_ID_MAX 64          /* client and therapist ids: 1..64 bytes */
+#define ITEMROW_ID_MAX      64     /* client and therapist ids: 1..64 bytes */
 #define ITEMROW_SESSION_MAX 100000 /* a course longer than this is a typo */
 
 typedef struct itemrow_cols {
@@ -45,12 +45,12 @@ typedef struct itemrow_cols {
 typedef struct itemrow {
 	csv_field client, therapist, date, scale;
 	int session;
-	int days;            /* the date as days since 1970-01-01 */
+	int days; /* the date as days since 1970-01-01 */
 	modality mod;
 	const inst_def *inst;
-	int item;            /* item format: 1..K */
-	int value;           /* item format: the answer or SCORE_SKIPPED */
-	double score;        /* score format */
+	int item;     /* item format: 1..K */
+	int value;    /* item format: the answer or SCORE_SKIPPED */
+	double score; /* score format */
 } itemrow;
 
 /* Read the header record r has just read. The format is items when item and

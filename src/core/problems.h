@@ -11,10 +11,10 @@
 #define PROBLEMS_KEEP 100
 
 typedef struct problems {
-	size_t total;   /* all problems found */
+	size_t total; /* all problems found */
 	size_t kept;
 	char *msg[PROBLEMS_KEEP];
-	int oom;        /* a message could not be stored */
+	int oom; /* a message could not be stored */
 } problems;
 
 void problems_init(problems *p);

@@ -39,14 +39,13 @@ static void score_items(const inst_def *d, const int *values, const int *items, 
 		out->score = (double)sum;
 }
 
-al_status score_administration(const inst_def *d, const int *values, score_result *out,
-                                al_err *err)
+al_status score_administration(const inst_def *d, const int *values, score_result *out, al_err *err)
 {
 	for (int i = 0; i < d->nitems; i++) {
 		int v = values[i];
 		if (v != SCORE_SKIPPED && (v < d->items[i].min || v > d->items[i].max))
-			return al_err_set(err, AL_EINPUT, "item %d: answer %d is outside %d..%d", i + 1, v,
-			                  d->items[i].min, d->items[i].max);
+			return al_err_set(err, AL_EINPUT, "item %d: answer %d is outside %d..%d",
+			                  i + 1, v, d->items[i].min, d->items[i].max);
 	}
 	score_items(d, values, NULL, d->nitems, d->max_skipped, &out->total);
 	out->nsub = d->nsub;

@@ -18,18 +18,18 @@
 #define SCORE_SKIPPED INT_MIN /* an item that was not answered */
 
 typedef struct score_scale {
-	int valid;     /* 0: too many skipped items, no score */
+	int valid; /* 0: too many skipped items, no score */
 	int answered;
-	double score;  /* sum (prorated) or mean */
+	double score; /* sum (prorated) or mean */
 } score_scale;
 
 typedef struct score_result {
 	score_scale total;
 	int nsub;
 	score_scale sub[INST_MAX_SUBSCALES];
-	const char *band; /* severity band label, NULL if none or invalid */
-	int caseness;     /* 1 case, 0 not, -1 unknown (no cut-off or no score) */
-	int ncritical;    /* critical items whose answer raised an alert */
+	const char *band;                /* severity band label, NULL if none or invalid */
+	int caseness;                    /* 1 case, 0 not, -1 unknown (no cut-off or no score) */
+	int ncritical;                   /* critical items whose answer raised an alert */
 	int critical[INST_MAX_CRITICAL]; /* indexes into def->critical */
 } score_result;
 
@@ -37,7 +37,7 @@ typedef struct score_result {
  * An answer outside its item's range is AL_EINPUT with "item N: ..." in err.
  * Too many skips is not an error: the result says valid = 0. */
 al_status score_administration(const inst_def *def, const int *values, score_result *out,
-                                al_err *err);
+                               al_err *err);
 
 /* Prorated sum of a answered items out of k: floor((2*sum*k + a) / (2*a)),
  * the prorated mean times k rounded half up, in integer arithmetic. a > 0. */
@@ -73,10 +73,10 @@ change_cutoffs change_jt_cutoffs(double m_clin, double s_clin, double m_func, do
 
 /* Jacobson-Truax categories of one client's change. */
 typedef enum jt_category {
-	JT_RECOVERED,    /* reliably improved and crossed cut-off c */
-	JT_IMPROVED,     /* reliably improved, not across c */
-	JT_UNCHANGED,    /* no reliable change */
-	JT_DETERIORATED  /* reliably worse */
+	JT_RECOVERED,   /* reliably improved and crossed cut-off c */
+	JT_IMPROVED,    /* reliably improved, not across c */
+	JT_UNCHANGED,   /* no reliable change */
+	JT_DETERIORATED /* reliably worse */
 } jt_category;
 jt_category change_jt_classify(double x1, double x2, double sd, double reliability, double c,
                                inst_direction dir);

@@ -11,17 +11,17 @@
 
 typedef enum al_status {
 	AL_OK = 0,
-	AL_ENOMEM,   /* an allocation failed */
-	AL_EIO,      /* a file or device could not be read or written */
-	AL_EINPUT,   /* the input (file, request, formula) is malformed */
-	AL_ELIMIT,   /* the input is larger than a hard limit allows */
+	AL_ENOMEM,    /* an allocation failed */
+	AL_EIO,       /* a file or device could not be read or written */
+	AL_EINPUT,    /* the input (file, request, formula) is malformed */
+	AL_ELIMIT,    /* the input is larger than a hard limit allows */
 	AL_ENOTFOUND, /* a named thing (file, instrument, column, row) is absent */
-	AL_ENUMERIC, /* a computation is undefined on this data (singular, NaN) */
-	AL_ESTORE,   /* the database refused or failed */
-	AL_EBUSY,    /* the database is locked; the call may succeed later */
-	AL_EAUTH,    /* not allowed: wrong key, token or role */
-	AL_EUSAGE,   /* the command line is wrong */
-	AL_EINTERNAL /* a bug: a state that should be impossible */
+	AL_ENUMERIC,  /* a computation is undefined on this data (singular, NaN) */
+	AL_ESTORE,    /* the database refused or failed */
+	AL_EBUSY,     /* the database is locked; the call may succeed later */
+	AL_EAUTH,     /* not allowed: wrong key, token or role */
+	AL_EUSAGE,    /* the command line is wrong */
+	AL_EINTERNAL  /* a bug: a state that should be impossible */
 } al_status;
 
 /* A message of at most AL_ERR_MAX-1 bytes. The first error set wins unless
@@ -39,7 +39,7 @@ const char *al_status_str(al_status s);
  * return s, so a failure reads: return al_err_set(err, AL_EINPUT, "...").
  * An err that already holds an error keeps it. */
 al_status al_err_set(al_err *err, al_status s, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Forget any recorded error. */
 void al_err_clear(al_err *err);

@@ -18,10 +18,11 @@ al_status os_load_instruments(const char *dir, inst_lib *lib, al_err *err)
 	inst_lib_init(lib);
 	DIR *dp = opendir(dir);
 	if (dp == NULL)
-		return al_err_set(err, AL_ENOTFOUND,
-		                  "%s: cannot open the instruments directory (set --instruments DIR "
-		                  "or ALLIANCE_INSTRUMENTS)",
-		                  dir);
+		return al_err_set(
+		    err, AL_ENOTFOUND,
+		    "%s: cannot open the instruments directory (set --instruments DIR "
+		    "or ALLIANCE_INSTRUMENTS)",
+		    dir);
 	char **names = NULL;
 	size_t n = 0, cap = 0;
 	al_status st = AL_OK;
@@ -46,7 +47,8 @@ al_status os_load_instruments(const char *dir, inst_lib *lib, al_err *err)
 		n++;
 	}
 	if (n == 0) {
-		st = al_err_set(err, AL_ENOTFOUND, "%s: no instrument definitions (*.json) here", dir);
+		st = al_err_set(err, AL_ENOTFOUND, "%s: no instrument definitions (*.json) here",
+		                dir);
 		goto out;
 	}
 	qsort(names, n, sizeof *names, by_name);
@@ -79,15 +81,15 @@ out:
 	return st;
 }
 
-al_status os_load_wording(const char *dir, const inst_def *d, const char *lang,
-                          inst_wording *out, al_err *err)
+al_status os_load_wording(const char *dir, const inst_def *d, const char *lang, inst_wording *out,
+                          al_err *err)
 {
 	char path[4096];
 	memset(out, 0, sizeof *out);
 	for (const char *p = lang; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '-'))
-			return al_err_set(err, AL_EINPUT, "language \"%s\": use a tag such as en or pt-BR",
-			                  lang);
+			return al_err_set(err, AL_EINPUT,
+			                  "language \"%s\": use a tag such as en or pt-BR", lang);
 	snprintf(path, sizeof path, "%s/%s.%s.json", dir, d->id, lang);
 	os_map m;
 	al_err e = {0};

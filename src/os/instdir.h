@@ -11,7 +11,7 @@ al_status os_load_instruments(const char *dir, inst_lib *lib, al_err *err);
 
 /* Load the wording pack DIR/<id>.<lang>.json for d. AL_ENOTFOUND (err
  * untouched) when the site has no pack for it; other errors are set. */
-al_status os_load_wording(const char *dir, const inst_def *d, const char *lang,
-                          inst_wording *out, al_err *err);
+al_status os_load_wording(const char *dir, const inst_def *d, const char *lang, inst_wording *out,
+                          al_err *err);
 
 #endif

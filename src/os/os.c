@@ -177,8 +177,8 @@ al_status os_mkdirs(const char *path, al_err *err)
 			char c = buf[i];
 			buf[i] = '\0';
 			if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-				return al_err_set(err, AL_EIO, "%s: cannot create directory: %s", buf,
-				                  strerror(errno));
+				return al_err_set(err, AL_EIO, "%s: cannot create directory: %s",
+				                  buf, strerror(errno));
 			buf[i] = c;
 		}
 	}

@@ -2,6 +2,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -100,6 +101,27 @@ static void test_errors(void **state)
 	csv_init(&r, many, n);
 	assert_int_equal(next(&r, &e), -1);
 	assert_int_equal(e.status, AL_ELIMIT);
+
+	/* a record over the 1 MiB limit, plain and with doubled quotes */
+	size_t big = CSV_MAX_RECORD + 16;
+	char *s4 = malloc(big + 8);
+	assert_non_null(s4);
+	memset(s4, 'x', big);
+	memcpy(s4 + big, "\nok\n", 4);
+	csv_init(&r, s4, big + 4);
+	assert_int_equal(next(&r, &e), -1);
+	assert_int_equal(e.status, AL_ELIMIT);
+	assert_non_null(strstr(e.msg, "line 1: record longer than"));
+	assert_int_equal(next(&r, &e), 1);
+	assert_field(&r, 0, "ok");
+	s4[0] = '"';
+	s4[1] = '"';
+	s4[2] = '"';
+	s4[big - 1] = '"';
+	csv_init(&r, s4, big + 4);
+	assert_int_equal(next(&r, &e), -1);
+	assert_int_equal(e.status, AL_ELIMIT);
+	free(s4);
 	csv_cleanup(&r);
 }
 
@@ -137,9 +159,9 @@ static void test_escape(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_plain),  cmocka_unit_test(test_bom_crlf_quotes),
-		cmocka_unit_test(test_errors), cmocka_unit_test(test_numbers),
-		cmocka_unit_test(test_escape),
+	    cmocka_unit_test(test_plain),  cmocka_unit_test(test_bom_crlf_quotes),
+	    cmocka_unit_test(test_errors), cmocka_unit_test(test_numbers),
+	    cmocka_unit_test(test_escape),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,23 +14,23 @@
 
 /* A small valid definition; the error cases each replace one fragment. */
 static const char *good =
-	"{\"id\":\"t3\",\"name\":\"Test three\",\"version\":\"1\",\"respondent\":\"client\","
-	"\"timing\":\"after_session\",\"licence\":{\"status\":\"free\",\"holder\":\"nobody\","
-	"\"obtain\":\"nothing\"},\"sources\":{\"s1\":\"A book (2020).\"},"
-	"\"items\":[{\"number\":1,\"label\":\"one\",\"min\":0,\"max\":4},"
-	"{\"number\":2,\"label\":\"two\",\"min\":0,\"max\":4,\"reverse\":true},"
-	"{\"number\":3,\"label\":\"three\",\"min\":0,\"max\":4}],"
-	"\"scoring\":{\"method\":\"sum\",\"max_skipped\":1,\"prorate\":true,"
-	"\"direction\":\"higher_worse\",\"subscales\":[{\"name\":\"ab\",\"items\":[1,2],"
-	"\"max_skipped\":0}]},"
-	"\"interpretation\":{\"severity\":{\"source\":\"s1\",\"bands\":[{\"from\":0,\"label\":"
-	"\"low\"},{\"from\":6,\"label\":\"high\"}]},\"caseness\":{\"cutoff\":6,\"case_when\":"
-	"\"at_or_above\",\"source\":\"s1\"},\"reliable_change\":{\"reliability\":0.8,\"sd\":3,"
-	"\"source\":\"s1\"},\"norms\":{\"clinical\":{\"mean\":8,\"sd\":2,\"source\":\"s1\"},"
-	"\"functional\":{\"mean\":2,\"sd\":1,\"source\":\"s1\"}}},"
-	"\"codes\":{\"loinc_panel\":\"1-1\"},"
-	"\"critical_items\":[{\"item\":3,\"at_least\":2,\"alert\":\"risk\",\"label\":\"x\","
-	"\"source\":\"s1\"}]}";
+    "{\"id\":\"t3\",\"name\":\"Test three\",\"version\":\"1\",\"respondent\":\"client\","
+    "\"timing\":\"after_session\",\"licence\":{\"status\":\"free\",\"holder\":\"nobody\","
+    "\"obtain\":\"nothing\"},\"sources\":{\"s1\":\"A book (2020).\"},"
+    "\"items\":[{\"number\":1,\"label\":\"one\",\"min\":0,\"max\":4},"
+    "{\"number\":2,\"label\":\"two\",\"min\":0,\"max\":4,\"reverse\":true},"
+    "{\"number\":3,\"label\":\"three\",\"min\":0,\"max\":4}],"
+    "\"scoring\":{\"method\":\"sum\",\"max_skipped\":1,\"prorate\":true,"
+    "\"direction\":\"higher_worse\",\"subscales\":[{\"name\":\"ab\",\"items\":[1,2],"
+    "\"max_skipped\":0}]},"
+    "\"interpretation\":{\"severity\":{\"source\":\"s1\",\"bands\":[{\"from\":0,\"label\":"
+    "\"low\"},{\"from\":6,\"label\":\"high\"}]},\"caseness\":{\"cutoff\":6,\"case_when\":"
+    "\"at_or_above\",\"source\":\"s1\"},\"reliable_change\":{\"reliability\":0.8,\"sd\":3,"
+    "\"source\":\"s1\"},\"norms\":{\"clinical\":{\"mean\":8,\"sd\":2,\"source\":\"s1\"},"
+    "\"functional\":{\"mean\":2,\"sd\":1,\"source\":\"s1\"}}},"
+    "\"codes\":{\"loinc_panel\":\"1-1\"},"
+    "\"critical_items\":[{\"item\":3,\"at_least\":2,\"alert\":\"risk\",\"label\":\"x\","
+    "\"source\":\"s1\"}]}";
 
 static char *replaced(const char *from, const char *to)
 {
@@ -67,30 +67,30 @@ static void test_good(void **state)
 static const struct bad_case {
 	const char *from, *to, *msg;
 } bad_cases[] = {
-	{"\"id\":\"t3\"", "\"id\":\"T 3\"", "t.json: id: must use only a-z, 0-9 and _"},
-	{"\"id\":\"t3\",", "", "t.json: id: is missing"},
-	{"\"respondent\":\"client\"", "\"respondent\":\"dog\"", "respondent: must be one of"},
-	{"\"number\":2,", "\"number\":5,", "items[1].number: must be 2"},
-	{"\"max\":4,\"reverse\"", "\"max\":0,\"reverse\"", "items[1].max: answer range"},
-	{"\"reverse\":true", "\"reverse\":1", "items[1].reverse: must be true or false"},
-	{"\"label\":\"one\",", "", "items[0].label: is missing"},
-	{"\"method\":\"sum\"", "\"method\":\"median\"", "scoring.method: must be one of"},
-	{"\"prorate\":true", "\"prorate\":false", "scoring.prorate: must be true"},
-	{"\"max_skipped\":1,", "\"max_skipped\":3,", "scoring.max_skipped: must be between"},
-	{"\"items\":[1,2]", "\"items\":[1,9]", "scoring.subscales[0].items[1]: must be an item"},
-	{"\"items\":[1,2]", "\"items\":[1,1]", "scoring.subscales[0].items[1]: repeats"},
-	{"\"from\":6", "\"from\":-1", "severity.bands[1]: bands must be in increasing order"},
-	{"\"from\":6", "\"from\":13", "severity.bands[1]: starts above the highest"},
-	{"\"case_when\":\"at_or_above\"", "\"case_when\":\"over\"", "caseness.case_when"},
-	{"\"reliability\":0.8", "\"reliability\":1.5", "reliable_change.reliability: must be"},
-	{"\"sd\":3,", "", "reliable_change.sd: is missing"},
-	{"\"mean\":8,\"sd\":2,", "\"mean\":8,\"sd\":0,", "norms.clinical.sd: must be positive"},
-	{"\"source\":\"s1\"},\"reliable", "\"source\":\"s9\"},\"reliable",
-	 "caseness.source: names \"s9\", which is not in \"sources\""},
-	{"\"sources\":{\"s1\":\"A book (2020).\"},", "", "sources: is missing"},
-	{"\"item\":3,\"at_least\":2", "\"item\":3,\"at_least\":0", "critical_items[0]: at_least"},
-	{"\"item\":3,\"at_least\":2", "\"item\":4,\"at_least\":2", "critical_items[0]: item must"},
-	{"{\"id\"", "[{\"id\"", "not valid JSON"},
+    {"\"id\":\"t3\"", "\"id\":\"T 3\"", "t.json: id: must use only a-z, 0-9 and _"},
+    {"\"id\":\"t3\",", "", "t.json: id: is missing"},
+    {"\"respondent\":\"client\"", "\"respondent\":\"dog\"", "respondent: must be one of"},
+    {"\"number\":2,", "\"number\":5,", "items[1].number: must be 2"},
+    {"\"max\":4,\"reverse\"", "\"max\":0,\"reverse\"", "items[1].max: answer range"},
+    {"\"reverse\":true", "\"reverse\":1", "items[1].reverse: must be true or false"},
+    {"\"label\":\"one\",", "", "items[0].label: is missing"},
+    {"\"method\":\"sum\"", "\"method\":\"median\"", "scoring.method: must be one of"},
+    {"\"prorate\":true", "\"prorate\":false", "scoring.prorate: must be true"},
+    {"\"max_skipped\":1,", "\"max_skipped\":3,", "scoring.max_skipped: must be between"},
+    {"\"items\":[1,2]", "\"items\":[1,9]", "scoring.subscales[0].items[1]: must be an item"},
+    {"\"items\":[1,2]", "\"items\":[1,1]", "scoring.subscales[0].items[1]: repeats"},
+    {"\"from\":6", "\"from\":-1", "severity.bands[1]: bands must be in increasing order"},
+    {"\"from\":6", "\"from\":13", "severity.bands[1]: starts above the highest"},
+    {"\"case_when\":\"at_or_above\"", "\"case_when\":\"over\"", "caseness.case_when"},
+    {"\"reliability\":0.8", "\"reliability\":1.5", "reliable_change.reliability: must be"},
+    {"\"sd\":3,", "", "reliable_change.sd: is missing"},
+    {"\"mean\":8,\"sd\":2,", "\"mean\":8,\"sd\":0,", "norms.clinical.sd: must be positive"},
+    {"\"source\":\"s1\"},\"reliable", "\"source\":\"s9\"},\"reliable",
+     "caseness.source: names \"s9\", which is not in \"sources\""},
+    {"\"sources\":{\"s1\":\"A book (2020).\"},", "", "sources: is missing"},
+    {"\"item\":3,\"at_least\":2", "\"item\":3,\"at_least\":0", "critical_items[0]: at_least"},
+    {"\"item\":3,\"at_least\":2", "\"item\":4,\"at_least\":2", "critical_items[0]: item must"},
+    {"{\"id\"", "[{\"id\"", "not valid JSON"},
 };
 
 static void test_bad(void **state)
@@ -102,8 +102,8 @@ static void test_bad(void **state)
 		al_err e = {0};
 		al_status st = inst_parse(s, strlen(s), "t.json", &d, &e);
 		if (st != AL_EINPUT || strstr(e.msg, bad_cases[i].msg) == NULL)
-			fail_msg("case %zu: status %d, message \"%s\", expected \"%s\"", i, st, e.msg,
-			         bad_cases[i].msg);
+			fail_msg("case %zu: status %d, message \"%s\", expected \"%s\"", i, st,
+			         e.msg, bad_cases[i].msg);
 		free(s);
 	}
 	inst_def d;
@@ -125,6 +125,10 @@ static void test_lib(void **state)
 	assert_non_null(strstr(e.msg, "b.json: id: instrument \"t3\" is defined twice"));
 	assert_non_null(inst_lib_find(&lib, "t3", 2));
 	assert_null(inst_lib_find(&lib, "t", 1));
+	/* regression: a NUL inside a long input field read past the id */
+	static const char nul[48] = "t3\0xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+	assert_null(inst_lib_find(&lib, nul, sizeof nul));
+	assert_null(inst_lib_find(&lib, "t3\0", 3));
 	inst_lib_cleanup(&lib);
 }
 
@@ -177,9 +181,9 @@ static void test_shipped(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good),     cmocka_unit_test(test_bad),
-		cmocka_unit_test(test_lib),      cmocka_unit_test(test_wording),
-		cmocka_unit_test(test_shipped),
+	    cmocka_unit_test(test_good),    cmocka_unit_test(test_bad),
+	    cmocka_unit_test(test_lib),     cmocka_unit_test(test_wording),
+	    cmocka_unit_test(test_shipped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,3 +34,19 @@ const inst_def *tu_find(const inst_lib *lib, const char *id)
 		fail_msg("instrument %s is not shipped", id);
 	return d;
 }
+
+inst_lib tu_lib;
+
+int tu_setup_lib(void **state)
+{
+	(void)state;
+	tu_load_shipped(&tu_lib);
+	return 0;
+}
+
+int tu_teardown_lib(void **state)
+{
+	(void)state;
+	inst_lib_cleanup(&tu_lib);
+	return 0;
+}

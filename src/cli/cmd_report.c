@@ -45,29 +45,30 @@
 #include "../os/os.h"
 #include "cli.h"
 
-#define BLOCK (4u << 20)    /* bytes read at a time */
+#define BLOCK       (4u << 20) /* bytes read at a time */
 #define MAX_THREADS 16
-#define INST_CACHE 8        /* instrument names a reader remembers */
+#define INST_CACHE  8 /* instrument names a reader remembers */
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-	        "usage: alliance report REGISTRY.csv --out DIR [--keep-going] [--threads N]\n"
-	        "                       [--instruments DIR] [--quiet]\n\n"
-	        "The registry report (docs/REPORT.md): score every phq9, gad7 and wai_sr\n"
-	        "administration of an item-level file, classify each client's change, find\n"
-	        "alliance ruptures and repairs, and sum up per therapist and for the service.\n"
-	        "Writes DIR/client_summary.csv, DIR/therapist_summary.csv and DIR/overall.json.\n\n"
-	        "  -o, --out DIR       where to write (created if missing)\n"
-	        "  -k, --keep-going    use the valid administrations; write every rejected row\n"
-	        "                      unchanged to DIR/rejects.csv and count them in overall.json\n"
-	        "  -j, --threads N     reader threads (default: the number of processors)\n"
-	        "  --instruments DIR   instrument definitions (see 'alliance instruments --help')\n"
-	        "  -q, --quiet         no progress bar or summary on stderr\n\n"
-	        "Every malformed row is reported as FILE:LINE: column NAME: problem (got \"VALUE\"),\n"
-	        "as are an item given twice and an administration whose rows disagree on\n"
-	        "therapist_id, date or modality (naming both lines). Without --keep-going\n"
-	        "nothing is written then, and the exit status is 1.\n");
+	fprintf(
+	    out,
+	    "usage: alliance report REGISTRY.csv --out DIR [--keep-going] [--threads N]\n"
+	    "                       [--instruments DIR] [--quiet]\n\n"
+	    "The registry report (docs/REPORT.md): score every phq9, gad7 and wai_sr\n"
+	    "administration of an item-level file, classify each client's change, find\n"
+	    "alliance ruptures and repairs, and sum up per therapist and for the service.\n"
+	    "Writes DIR/client_summary.csv, DIR/therapist_summary.csv and DIR/overall.json.\n\n"
+	    "  -o, --out DIR       where to write (created if missing)\n"
+	    "  -k, --keep-going    use the valid administrations; write every rejected row\n"
+	    "                      unchanged to DIR/rejects.csv and count them in overall.json\n"
+	    "  -j, --threads N     reader threads (default: the number of processors)\n"
+	    "  --instruments DIR   instrument definitions (see 'alliance instruments --help')\n"
+	    "  -q, --quiet         no progress bar or summary on stderr\n\n"
+	    "Every malformed row is reported as FILE:LINE: column NAME: problem (got \"VALUE\"),\n"
+	    "as are an item given twice and an administration whose rows disagree on\n"
+	    "therapist_id, date or modality (naming both lines). Without --keep-going\n"
+	    "nothing is written then, and the exit status is 1.\n");
 }
 
 /* What every thread shares, read-only while they run. */
@@ -92,7 +93,7 @@ typedef struct worker {
 	_Atomic uint64_t done; /* bytes and rows so far, for the progress bar */
 	_Atomic uint64_t nrows;
 	_Atomic int finished;
-	double secs; /* how long the reader ran (ALLIANCE_TIMING) */
+	double secs;                    /* how long the reader ran (ALLIANCE_TIMING) */
 	report_row batch[REPORT_BATCH]; /* fast-path rows not yet added; they */
 	size_t nbatch;                  /* point into buf */
 	/* fast-path caches */
@@ -105,17 +106,18 @@ typedef struct worker {
 	int last_inst_ix;
 	/* the second pass (collect = 1): messages and rejects */
 	int collect;
-	long line;                /* line of the next record */
-	const report_acc *flags;  /* the merged first pass */
+	long line;               /* line of the next record */
+	const report_acc *flags; /* the merged first pass */
 	problems *pr;
 	admin_set *set;
-	FILE *rejects;            /* NULL without --keep-going */
+	FILE *rejects; /* NULL without --keep-going */
 	uint64_t rejected_rows;
 } worker;
 
 /* ---- the fast path ---- */
 
-__attribute__((always_inline)) static inline int plain_uint(const char *p, size_t n, size_t maxlen, int *out)
+__attribute__((always_inline)) static inline int plain_uint(const char *p, size_t n, size_t maxlen,
+                                                            int *out)
 {
 	if (n == 0 || n > maxlen || p[0] == '0')
 		return 0;
@@ -427,7 +429,7 @@ static void *worker_run(void *arg)
 		w->st = al_err_set(&w->err, AL_ENOMEM, "out of memory for a read buffer");
 		goto out;
 	}
-	uint64_t pos = w->start; /* file offset of the next byte to read */
+	uint64_t pos = w->start;  /* file offset of the next byte to read */
 	size_t carry = 0;         /* bytes of an unfinished record at buf[0] */
 	uint64_t base = w->start; /* file offset of buf[0] */
 	int done = 0;
@@ -442,7 +444,8 @@ static void *worker_run(void *arg)
 			if (got < 0) {
 				if (errno == EINTR)
 					continue;
-				w->st = al_err_set(&w->err, AL_EIO, "%s: %s", j->file, strerror(errno));
+				w->st =
+				    al_err_set(&w->err, AL_EIO, "%s: %s", j->file, strerror(errno));
 				goto out;
 			}
 		}
@@ -470,7 +473,8 @@ static void *worker_run(void *arg)
 					 * add it now; batch the others (see report.h) */
 					int added = 0;
 					if (w->nbatch == 0)
-						w->st = report_acc_add_same(&w->acc, row, &added, &w->err);
+						w->st = report_acc_add_same(&w->acc, row, &added,
+						                            &w->err);
 					if (!added && ++w->nbatch == REPORT_BATCH)
 						w->st = flush(w);
 				} else if (f == 0) {
@@ -489,7 +493,8 @@ static void *worker_run(void *arg)
 			} else {
 				const char *nl = memchr(p, '\n', (size_t)(e - p));
 				if (nl != NULL && !memchr(p, '"', (size_t)(nl - p))) {
-					if ((w->st = take_lines(w, p, (size_t)(nl + 1 - p))) != AL_OK)
+					if ((w->st = take_lines(w, p, (size_t)(nl + 1 - p))) !=
+					    AL_OK)
 						goto out;
 					p = nl + 1;
 					w->stop = base + (uint64_t)(p - w->buf);
@@ -643,7 +648,8 @@ int cmd_report(int argc, char **argv)
 			nthreads = strtol(optarg, &end, 10);
 			forced = 1;
 			if (*end || nthreads < 1 || nthreads > MAX_THREADS) {
-				fprintf(stderr, "alliance: report: --threads takes 1 to %d\n", MAX_THREADS);
+				fprintf(stderr, "alliance: report: --threads takes 1 to %d\n",
+				        MAX_THREADS);
 				return CLI_USAGE;
 			}
 			break;
@@ -719,10 +725,11 @@ int cmd_report(int argc, char **argv)
 		goto out;
 	}
 	if (cols.format != ROWFMT_ITEMS) {
-		al_err_set(&err, AL_EINPUT,
-		           "%s:1: header: this is the score-level format; the report needs item and "
-		           "value columns",
-		           file);
+		al_err_set(
+		    &err, AL_EINPUT,
+		    "%s:1: header: this is the score-level format; the report needs item and "
+		    "value columns",
+		    file);
 		rc = cli_fail(&err);
 		goto out;
 	}
@@ -730,7 +737,7 @@ int cmd_report(int argc, char **argv)
 		fprintf(stderr, "alliance: %s:1: warning: unknown columns ignored: %s\n", file,
 		        cols.unknown);
 	j.cols = &cols;
-	j.extra_cols = cols.nheader > (size_t)(COL_VALUE + 1);
+	j.extra_cols = cols.nheader > (size_t)COL_VALUE + 1;
 	uint64_t data0 = (uint64_t)(hr.cur - head);
 	long line0 = hr.next_line;
 	const char *hraw = hr.raw;
@@ -748,9 +755,11 @@ int cmd_report(int argc, char **argv)
 	}
 	uint64_t from = data0;
 	for (int i = 0; i < nt; i++) {
-		uint64_t to = i == nt - 1 ? j.size
-		                          : next_line_start(fd, data0 + region * (uint64_t)(i + 1) /
-		                                                        (uint64_t)nt, j.size);
+		uint64_t to =
+		    i == nt - 1
+		        ? j.size
+		        : next_line_start(fd, data0 + region * (uint64_t)(i + 1) / (uint64_t)nt,
+		                          j.size);
 		if (to < from)
 			to = from;
 		worker_init(&ws[i], &j, from, to);
@@ -796,7 +805,8 @@ int cmd_report(int argc, char **argv)
 
 	report_extra x = {.rows = acc->rows, .keep_going = keep};
 	if (keep) {
-		if (os_mkdirs(outdir, &err) != AL_OK || !out_open(&out[3], outdir, "rejects.csv", &err)) {
+		if (os_mkdirs(outdir, &err) != AL_OK ||
+		    !out_open(&out[3], outdir, "rejects.csv", &err)) {
 			rc = cli_fail(&err);
 			goto out;
 		}
@@ -832,8 +842,8 @@ int cmd_report(int argc, char **argv)
 		if (pr.total > 0) {
 			problems_print(&pr, stderr);
 			if (!keep) {
-				fprintf(stderr, "alliance: %s: %zu problem%s; nothing written\n", file,
-				        pr.total, pr.total == 1 ? "" : "s");
+				fprintf(stderr, "alliance: %s: %zu problem%s; nothing written\n",
+				        file, pr.total, pr.total == 1 ? "" : "s");
 				goto out;
 			}
 		}
@@ -843,7 +853,8 @@ int cmd_report(int argc, char **argv)
 		goto out;
 	}
 	t_sum = os_now();
-	if (os_mkdirs(outdir, &err) != AL_OK || !out_open(&out[0], outdir, "client_summary.csv", &err) ||
+	if (os_mkdirs(outdir, &err) != AL_OK ||
+	    !out_open(&out[0], outdir, "client_summary.csv", &err) ||
 	    !out_open(&out[1], outdir, "therapist_summary.csv", &err) ||
 	    !out_open(&out[2], outdir, "overall.json", &err) ||
 	    report_write_clients(acc, &res, out[0].fp, &err) != AL_OK ||
@@ -871,11 +882,12 @@ int cmd_report(int argc, char **argv)
 			        (unsigned long long)x.rejected_administrations, outdir);
 	}
 	if (getenv("ALLIANCE_TIMING"))
-		fprintf(stderr,
-		        "report: %d thread%s%s; read %.3fs, merge %.3fs, summary %.3fs, write %.3fs\n",
-		        nt, nt == 1 ? "" : "s",
-		        cuts_ok ? "" : " (a quoted newline spans a cut: read again whole)",
-		        t_scan - prog.t0, t_merge - t_scan, t_sum - t_merge, os_now() - t_sum);
+		fprintf(
+		    stderr,
+		    "report: %d thread%s%s; read %.3fs, merge %.3fs, summary %.3fs, write %.3fs\n",
+		    nt, nt == 1 ? "" : "s",
+		    cuts_ok ? "" : " (a quoted newline spans a cut: read again whole)",
+		    t_scan - prog.t0, t_merge - t_scan, t_sum - t_merge, os_now() - t_sum);
 	if (getenv("ALLIANCE_TIMING"))
 		for (int i = 0; i < nt; i++)
 			fprintf(stderr, "report: reader %d: %.3fs, %llu rows\n", i, ws[i].secs,

@@ -198,9 +198,10 @@ al_status report_acc_init(report_acc *a, const inst_lib *lib, al_err *err)
 	for (int k = 0; k < REPORT_NINST; k++) {
 		const inst_def *d = inst_lib_find(lib, rules[k].id, strlen(rules[k].id));
 		if (d == NULL)
-			return al_err_set(err, AL_ENOTFOUND,
-			                  "instrument %s is not loaded; the registry report needs it",
-			                  rules[k].id);
+			return al_err_set(
+			    err, AL_ENOTFOUND,
+			    "instrument %s is not loaded; the registry report needs it",
+			    rules[k].id);
 		if (d->nitems != rules[k].k)
 			return al_err_set(err, AL_EINPUT,
 			                  "instrument %s: the registry report needs %d items, the "
@@ -228,7 +229,7 @@ void report_acc_cleanup(report_acc *a)
  * the hash table: on a sorted file the table stays empty. A client whose
  * rows come back after another client's, or with more than RUN_MAX
  * administrations, moves into the hash table for good (n = RUN_HASHED). */
-#define RUN_MAX 96
+#define RUN_MAX    96
 #define RUN_HASHED UINT32_MAX
 
 static al_status adm_grow_slots(report_acc *a, al_err *err)
@@ -236,7 +237,8 @@ static al_status adm_grow_slots(report_acc *a, al_err *err)
 	size_t n = a->naslot ? a->naslot * 2 : 4096;
 	uint32_t *s = calloc(n, sizeof *s);
 	if (s == NULL)
-		return al_err_set(err, AL_ENOMEM, "out of memory after %zu administrations", a->nadm);
+		return al_err_set(err, AL_ENOMEM, "out of memory after %zu administrations",
+		                  a->nadm);
 	for (size_t i = 0; i < a->nadm; i++) {
 		const report_admin *d = &a->adm[i];
 		if (a->run[d->client].n != RUN_HASHED)
@@ -357,7 +359,7 @@ static void flag(report_acc *a, report_admin *d)
 
 /* Add r, whose client is c. */
 __attribute__((always_inline)) static inline al_status add_row(report_acc *a, const report_row *r,
-                                                              uint32_t c, al_err *err)
+                                                               uint32_t c, al_err *err)
 {
 	uint32_t t = a->last_ther;
 	if (t == NONE || !strtab_eq(&a->therapists, t, r->therapist, r->therapist_len)) {
@@ -373,7 +375,8 @@ __attribute__((always_inline)) static inline al_status add_row(report_acc *a, co
 			flag(a, d);
 	} else {
 		int isnew;
-		if (adm_get(a, c, (uint32_t)r->session, (uint32_t)r->inst, &i, &isnew, err) != AL_OK)
+		if (adm_get(a, c, (uint32_t)r->session, (uint32_t)r->inst, &i, &isnew, err) !=
+		    AL_OK)
 			return err->status;
 		a->last_adm = i;
 		d = &a->adm[i];
@@ -457,8 +460,8 @@ al_status report_acc_add_many(report_acc *a, const report_row *r, size_t n, al_e
 			cl[i] = i > 0 ? cl[i - 1] : a->last_client;
 			continue;
 		}
-		if (strtab_intern_h(&a->clients, r[i].client, r[i].client_len, ch[i], &cl[i], err) !=
-		    AL_OK)
+		if (strtab_intern_h(&a->clients, r[i].client, r[i].client_len, ch[i], &cl[i],
+		                    err) != AL_OK)
 			return err->status;
 		if (cl[i] < a->caprun)
 			__builtin_prefetch(&a->run[cl[i]]);
@@ -466,8 +469,8 @@ al_status report_acc_add_many(report_acc *a, const report_row *r, size_t n, al_e
 	for (size_t i = 0; i < n; i++) {
 		if (same[i] || cl[i] >= a->caprun || a->run[cl[i]].n != RUN_HASHED || !a->naslot)
 			continue;
-		size_t j = hash_key(cl[i], (uint32_t)r[i].session, (uint32_t)r[i].inst) &
-		           (a->naslot - 1);
+		size_t j =
+		    hash_key(cl[i], (uint32_t)r[i].session, (uint32_t)r[i].inst) & (a->naslot - 1);
 		__builtin_prefetch(&a->aslot[j]);
 		ch[i] = j;
 	}
@@ -489,8 +492,8 @@ al_status report_acc_add_many(report_acc *a, const report_row *r, size_t n, al_e
 al_status report_acc_merge(report_acc *dst, const report_acc *src, al_err *err)
 {
 	al_status st = AL_OK;
-	uint32_t *cmap = malloc(((size_t)src->clients.n + 1) * sizeof *cmap);
-	uint32_t *tmap = malloc(((size_t)src->therapists.n + 1) * sizeof *tmap);
+	uint32_t *cmap = calloc((size_t)src->clients.n + 1, sizeof *cmap);
+	uint32_t *tmap = calloc((size_t)src->therapists.n + 1, sizeof *tmap);
 	if (cmap == NULL || tmap == NULL) {
 		st = al_err_set(err, AL_ENOMEM, "out of memory merging %u clients", src->clients.n);
 		goto out;
@@ -509,8 +512,8 @@ al_status report_acc_merge(report_acc *dst, const report_acc *src, al_err *err)
 	}
 	for (size_t i = 0; i < src->nadm; i++) {
 		const report_admin *s = &src->adm[i];
-		uint32_t j;
-		int isnew;
+		uint32_t j = 0;
+		int isnew = 0;
 		if ((st = adm_get(dst, cmap[s->client], s->session, s->inst, &j, &isnew, err)) !=
 		    AL_OK)
 			goto out;
@@ -539,8 +542,8 @@ out:
 	return st;
 }
 
-int report_acc_is_flagged(const report_acc *a, const char *client, size_t client_len,
-                          int session, int inst)
+int report_acc_is_flagged(const report_acc *a, const char *client, size_t client_len, int session,
+                          int inst)
 {
 	uint32_t c = strtab_find(&a->clients, client, client_len);
 	if (c == NONE || c >= a->caprun || session < 1)
@@ -565,8 +568,7 @@ static int id_cmp(const void *pa, const void *pb)
 }
 
 /* rank[i] = position of string i in byte order; order[r] = its inverse. */
-static al_status sort_ids(const report_strtab *t, uint32_t **rank, uint32_t **order,
-                          al_err *err)
+static al_status sort_ids(const report_strtab *t, uint32_t **rank, uint32_t **order, al_err *err)
 {
 	id_ref *v = malloc(((size_t)t->n + 1) * sizeof *v);
 	*rank = malloc(((size_t)t->n + 1) * sizeof **rank);
@@ -652,8 +654,10 @@ static void follow_client(const report_acc *a, const uint32_t *ix, size_t n, dou
 	}
 	c->therapist = a->adm[ix[n - 1]].therapist;
 	c->eligible = c->phq9_n >= 2 && c->gad7_n >= 2;
-	c->case_first = (c->phq9_n > 0 && c->phq9_first >= 10) || (c->gad7_n > 0 && c->gad7_first >= 8);
-	c->case_last = (c->phq9_n > 0 && c->phq9_last >= 10) || (c->gad7_n > 0 && c->gad7_last >= 8);
+	c->case_first =
+	    (c->phq9_n > 0 && c->phq9_first >= 10) || (c->gad7_n > 0 && c->gad7_first >= 8);
+	c->case_last =
+	    (c->phq9_n > 0 && c->phq9_last >= 10) || (c->gad7_n > 0 && c->gad7_last >= 8);
 	int dp = c->phq9_last - c->phq9_first, dg = c->gad7_last - c->gad7_first;
 	int imp = (c->phq9_n > 0 && dp <= -6) || (c->gad7_n > 0 && dg <= -4);
 	int det = (c->phq9_n > 0 && dp >= 6) || (c->gad7_n > 0 && dg >= 4);
@@ -854,7 +858,7 @@ static char *client_line(char *o, const report_acc *a, const report_client *c)
 		if (have[i])
 			o = put_uint(o, (unsigned)score[i]);
 	}
-	const uint8_t flags[6] = {c->case_first, c->case_last, c->improved,
+	const uint8_t flags[6] = {c->case_first,   c->case_last, c->improved,
 	                          c->deteriorated, c->recovered, c->reliable_recovery};
 	for (int i = 0; i < 6; i++) {
 		*o++ = ',';
@@ -873,8 +877,7 @@ static char *client_line(char *o, const report_acc *a, const report_client *c)
 	return o;
 }
 
-al_status report_write_clients(const report_acc *a, const report_result *r, FILE *f,
-                               al_err *err)
+al_status report_write_clients(const report_acc *a, const report_result *r, FILE *f, al_err *err)
 {
 	fputs("client_id,therapist_id,n_sessions,eligible,phq9_first,phq9_last,gad7_first,"
 	      "gad7_last,case_first,case_last,reliable_improvement,reliable_deterioration,"
@@ -918,8 +921,7 @@ static void put_group_csv(FILE *f, const report_group *g)
 	fputc('\n', f);
 }
 
-al_status report_write_therapists(const report_acc *a, const report_result *r, FILE *f,
-                                  al_err *err)
+al_status report_write_therapists(const report_acc *a, const report_result *r, FILE *f, al_err *err)
 {
 	fputs("therapist_id,clients,eligible,reliable_improvement_rate,"
 	      "reliable_deterioration_rate,recovery_rate,reliable_recovery_rate,alliance_mean,"
@@ -954,15 +956,14 @@ static void put_ratio(FILE *f, const char *key, double num, uint64_t den, int la
 	fputs(last ? "\n" : ",\n", f);
 }
 
-al_status report_write_overall(const report_result *r, const report_extra *x, FILE *f,
-                               al_err *err)
+al_status report_write_overall(const report_result *r, const report_extra *x, FILE *f, al_err *err)
 {
 	const report_group *g = &r->all;
 	fputs("{\n \"administrations\": ", f);
 	fprintf(f, "%llu,\n \"all\": {\n", (unsigned long long)r->administrations);
 	put_ratio(f, "alliance_mean", g->alliance_sum, g->alliance_clients, 0);
-	fprintf(f, "  \"clients\": %llu,\n  \"eligible\": %llu,\n",
-	        (unsigned long long)g->clients, (unsigned long long)g->eligible);
+	fprintf(f, "  \"clients\": %llu,\n  \"eligible\": %llu,\n", (unsigned long long)g->clients,
+	        (unsigned long long)g->eligible);
 	put_ratio(f, "recovery_rate", (double)g->recovered, g->eligible_case, 0);
 	put_ratio(f, "reliable_deterioration_rate", (double)g->deteriorated, g->eligible, 0);
 	put_ratio(f, "reliable_improvement_rate", (double)g->improved, g->eligible, 0);

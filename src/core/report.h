@@ -30,23 +30,23 @@ enum { REPORT_PHQ9, REPORT_GAD7, REPORT_WAI, REPORT_NINST };
 /* One administration: (client, session, instrument) and what its rows sum
  * to. 32 bytes; the spec's per-administration state. */
 typedef struct report_admin {
-	uint32_t client;    /* index into the client table */
+	uint32_t client; /* index into the client table */
 	uint32_t session;
 	uint32_t therapist; /* index into the therapist table */
 	int32_t days;       /* the date, days since 1970-01-01 */
 	uint64_t seen;      /* bit i-1: item i has a row */
 	uint16_t sum;       /* sum of answered values (report instruments) */
 	uint8_t answered;
-	uint8_t inst;       /* index into the instrument library */
-	uint8_t mod;        /* modality */
-	uint8_t flagged;    /* 1: an item twice, or rows that disagree */
+	uint8_t inst;    /* index into the instrument library */
+	uint8_t mod;     /* modality */
+	uint8_t flagged; /* 1: an item twice, or rows that disagree */
 } report_admin;
 
 /* Interned strings (client and therapist ids): an index per distinct id. */
 typedef struct report_strtab {
 	char *bytes;
 	size_t nbytes, capbytes;
-	uint64_t *ent;  /* offset << 8 | length */
+	uint64_t *ent; /* offset << 8 | length */
 	uint32_t n, cap;
 	uint64_t *slot; /* hash << 32 | (index + 1); 0 = empty */
 	uint32_t nslot; /* a power of two */
@@ -63,15 +63,15 @@ typedef struct report_acc {
 	report_strtab clients, therapists;
 	report_admin *adm;
 	size_t nadm, capadm;
-	report_run *run;  /* per client */
+	report_run *run; /* per client */
 	size_t caprun;
-	uint32_t *aslot;  /* admin index + 1; 0 = empty */
-	size_t naslot;    /* a power of two */
-	size_t nhashed;   /* administrations in aslot */
+	uint32_t *aslot;                           /* admin index + 1; 0 = empty */
+	size_t naslot;                             /* a power of two */
+	size_t nhashed;                            /* administrations in aslot */
 	uint32_t last_client, last_ther, last_adm; /* UINT32_MAX: none */
-	uint64_t rows;       /* data rows seen by the reader (its business) */
-	uint64_t bad_rows;   /* rows that failed their checks (the reader's) */
-	size_t nflagged;     /* administrations flagged so far */
+	uint64_t rows;                             /* data rows seen by the reader (its business) */
+	uint64_t bad_rows; /* rows that failed their checks (the reader's) */
+	size_t nflagged;   /* administrations flagged so far */
 } report_acc;
 
 /* One item-level row, already checked by itemrow_parse (or an equivalent
@@ -112,8 +112,8 @@ al_status report_acc_add_many(report_acc *a, const report_row *r, size_t n, al_e
 al_status report_acc_merge(report_acc *dst, const report_acc *src, al_err *err);
 
 /* 1 if the administration (client, session, inst) exists and is flagged. */
-int report_acc_is_flagged(const report_acc *a, const char *client, size_t client_len,
-                          int session, int inst);
+int report_acc_is_flagged(const report_acc *a, const char *client, size_t client_len, int session,
+                          int inst);
 
 /* One client's line of client_summary.csv. Scores are -1 when absent. */
 typedef struct report_client {
@@ -139,17 +139,17 @@ typedef struct report_group {
 } report_group;
 
 typedef struct report_result {
-	report_client *clients;    /* sorted by client id (bytes) */
+	report_client *clients; /* sorted by client id (bytes) */
 	size_t nclients;
-	report_group *therapists;  /* sorted by therapist id (bytes) */
+	report_group *therapists; /* sorted by therapist id (bytes) */
 	size_t ntherapists;
 	report_group all;
-	int64_t mod_sum[MOD_COUNT]; /* wai_sr totals scaled to a common denominator */
-	uint64_t mod_n[MOD_COUNT];  /* valid wai_sr administrations per modality */
-	uint64_t administrations;   /* of the report's instruments, not flagged */
-	uint64_t invalid;           /* of those, too many skips or nothing answered */
+	int64_t mod_sum[MOD_COUNT];     /* wai_sr totals scaled to a common denominator */
+	uint64_t mod_n[MOD_COUNT];      /* valid wai_sr administrations per modality */
+	uint64_t administrations;       /* of the report's instruments, not flagged */
+	uint64_t invalid;               /* of those, too many skips or nothing answered */
 	uint64_t other_administrations; /* of other instruments, not flagged */
-	uint64_t flagged;           /* administrations left out: rows conflict */
+	uint64_t flagged;               /* administrations left out: rows conflict */
 } report_result;
 
 /* Score, follow and sum up everything in a (see the spec). out is
@@ -158,20 +158,18 @@ al_status report_summarize(const report_acc *a, report_result *out, al_err *err)
 void report_result_cleanup(report_result *r);
 
 /* The mean of a group's clients' alliance_mean etc. are printed by these. */
-al_status report_write_clients(const report_acc *a, const report_result *r, FILE *f,
-                               al_err *err);
+al_status report_write_clients(const report_acc *a, const report_result *r, FILE *f, al_err *err);
 al_status report_write_therapists(const report_acc *a, const report_result *r, FILE *f,
                                   al_err *err);
 
 /* Extra keys for overall.json beyond the spec's, printed when present. */
 typedef struct report_extra {
-	uint64_t rows;               /* data rows in the file */
-	int keep_going;              /* print rejected_rows / rejected_administrations */
+	uint64_t rows;  /* data rows in the file */
+	int keep_going; /* print rejected_rows / rejected_administrations */
 	uint64_t rejected_rows, rejected_administrations;
 } report_extra;
 
-al_status report_write_overall(const report_result *r, const report_extra *x, FILE *f,
-                               al_err *err);
+al_status report_write_overall(const report_result *r, const report_extra *x, FILE *f, al_err *err);
 
 /* An id string of a table, not NUL-terminated. */
 const char *report_strtab_get(const report_strtab *t, uint32_t i, size_t *len);

@@ -67,8 +67,8 @@ static void add_admin(report_acc *a, const char *client, const char *ther, int s
 {
 	for (int i = 0; i < k; i++)
 		if (values[i] != -2)
-			add_row(a, client, ther, session, inst, i + 1, values[i], 19723 + 7 * session,
-			        MOD_IN_PERSON);
+			add_row(a, client, ther, session, inst, i + 1, values[i],
+			        19723 + 7 * session, MOD_IN_PERSON);
 }
 
 static void wai_all(report_acc *a, const char *client, const char *ther, int session, int v)
@@ -79,8 +79,7 @@ static void wai_all(report_acc *a, const char *client, const char *ther, int ses
 	add_admin(a, client, ther, session, "wai_sr", vals, 12);
 }
 
-static const report_client *find_client(const report_acc *a, const report_result *r,
-                                        const char *id)
+static const report_client *find_client(const report_acc *a, const report_result *r, const char *id)
 {
 	for (size_t i = 0; i < r->nclients; i++) {
 		size_t n;
@@ -241,8 +240,8 @@ static void test_interleaved(void **state)
 			for (int c = 299; c >= 0; c--) {
 				snprintf(id, sizeof id, "K%03d", c);
 				for (int i = 1 + half * 6; i <= 6 + half * 6; i++)
-					add_row(&b, id, "T1", s, "wai_sr", i, 1 + (c + s) % 5, 19723 + 7 * s,
-					        MOD_IN_PERSON);
+					add_row(&b, id, "T1", s, "wai_sr", i, 1 + (c + s) % 5,
+					        19723 + 7 * s, MOD_IN_PERSON);
 			}
 	report_result ra, rb;
 	assert_int_equal(report_summarize(&a, &ra, &err), AL_OK);
@@ -275,11 +274,17 @@ static void test_add_many(void **state)
 		snprintf(ids[c], sizeof ids[c], "S%03d", c);
 		for (int s = 1; s <= 2; s++)
 			for (int i = 1; i <= 12; i++)
-				rows[n++] = (report_row){.client = ids[c], .client_len = 4,
-				                         .therapist = c % 2 ? "T1" : "T2", .therapist_len = 2,
-				                         .session = s, .days = 19723 + s, .mod = MOD_VIDEO,
-				                         .inst = inst_ix("wai_sr"), .item = i,
-				                         .value = i == 12 && c % 7 == 0 ? S : 1 + (c * s + i) % 5};
+				rows[n++] = (report_row){
+				    .client = ids[c],
+				    .client_len = 4,
+				    .therapist = c % 2 ? "T1" : "T2",
+				    .therapist_len = 2,
+				    .session = s,
+				    .days = 19723 + s,
+				    .mod = MOD_VIDEO,
+				    .inst = inst_ix("wai_sr"),
+				    .item = i,
+				    .value = i == 12 && c % 7 == 0 ? S : 1 + (c * s + i) % 5};
 	}
 	/* a fixed scramble: stride through the rows */
 	static report_row mixed[NR];
@@ -397,13 +402,13 @@ static void test_output(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_prorate_and_validity),
-		cmocka_unit_test(test_classification),
-		cmocka_unit_test(test_ruptures),
-		cmocka_unit_test(test_interleaved),
-		cmocka_unit_test(test_add_many),
-		cmocka_unit_test(test_merge_and_flags),
-		cmocka_unit_test(test_output),
+	    cmocka_unit_test(test_prorate_and_validity),
+	    cmocka_unit_test(test_classification),
+	    cmocka_unit_test(test_ruptures),
+	    cmocka_unit_test(test_interleaved),
+	    cmocka_unit_test(test_add_many),
+	    cmocka_unit_test(test_merge_and_flags),
+	    cmocka_unit_test(test_output),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

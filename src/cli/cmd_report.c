@@ -11,10 +11,11 @@
  *    quoted field: the thread before it checks that its last record ended
  *    exactly at the cut; if not (a quoted field with a newline spans it) the
  *    threads' work is thrown away and the file is read again by one thread.
- *  - A line without a '"' goes through a hand-written fast path that accepts
- *    only the plain forms of each field (digits without sign or leading
- *    zero, a cached date, ...); anything else, and every quoted record, goes
- *    through csv.h and itemrow_parse, which decide. So the fast path can
+ *  - A line without a '"' goes through a hand-written fast path
+ *    (core/fastrow.h) that accepts only the plain forms of each field
+ *    (digits without sign or leading zero, a cached date, ...); anything
+ *    else, and every quoted record, goes through csv.h and itemrow_parse,
+ *    which decide. So the fast path can
  *    never accept a row that itemrow_parse would refuse, and every message
  *    is itemrow's.
  *  - The first pass only counts bad rows and flags administrations that
@@ -35,11 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "fast_row reads words little-endian; port it (or use the slow path) here"
-#endif
-
 #include "../core/admin.h"
+#include "../core/fastrow.h"
 #include "../core/report.h"
 #include "../os/instdir.h"
 #include "../os/os.h"
@@ -47,7 +45,6 @@
 
 #define BLOCK       (4u << 20) /* bytes read at a time */
 #define MAX_THREADS 16
-#define INST_CACHE  8 /* instrument names a reader remembers */
 
 static void usage(FILE *out)
 {
@@ -78,7 +75,6 @@ typedef struct job {
 	uint64_t size;
 	const itemrow_cols *cols;
 	const inst_lib *lib;
-	int extra_cols; /* the header has columns the report ignores */
 } job;
 
 typedef struct worker {
@@ -96,14 +92,7 @@ typedef struct worker {
 	double secs;                    /* how long the reader ran (ALLIANCE_TIMING) */
 	report_row batch[REPORT_BATCH]; /* fast-path rows not yet added; they */
 	size_t nbatch;                  /* point into buf */
-	/* fast-path caches */
-	char last_date[10];
-	int last_days;
-	int ninst; /* instrument names seen, up to INST_CACHE */
-	char inst_name[INST_CACHE][INST_ID_MAX];
-	size_t inst_len[INST_CACHE];
-	int inst_ix[INST_CACHE];
-	int last_inst_ix;
+	fastrow fast;                   /* the fast path's caches */
 	/* the second pass (collect = 1): messages and rejects */
 	int collect;
 	long line;               /* line of the next record */
@@ -113,187 +102,6 @@ typedef struct worker {
 	FILE *rejects; /* NULL without --keep-going */
 	uint64_t rejected_rows;
 } worker;
-
-/* ---- the fast path ---- */
-
-__attribute__((always_inline)) static inline int plain_uint(const char *p, size_t n, size_t maxlen,
-                                                            int *out)
-{
-	if (n == 0 || n > maxlen || p[0] == '0')
-		return 0;
-	int v = 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned d = (unsigned)(p[i] - '0');
-		if (d > 9)
-			return 0;
-		v = v * 10 + (int)d;
-	}
-	*out = v;
-	return 1;
-}
-
-/* Short strings compared in words: a memcmp call costs more than the work. */
-__attribute__((always_inline)) static inline int short_eq(const char *a, const char *b, size_t n)
-{
-	for (; n >= 8; a += 8, b += 8, n -= 8) {
-		uint64_t x, y;
-		memcpy(&x, a, 8);
-		memcpy(&y, b, 8);
-		if (x != y)
-			return 0;
-	}
-	for (; n > 0; n--)
-		if (*a++ != *b++)
-			return 0;
-	return 1;
-}
-
-static inline int plain_id(const char *p, size_t n)
-{
-	if (n == 0 || n > ITEMROW_ID_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
-		if (c < 0x20 || c == 0x7f)
-			return 0;
-	}
-	return 1;
-}
-
-/* Fill out from the line at p in its plainest form. *e is a '\n' (the
- * buffer's sentinel), so the line ends at or before e: *nlp receives its
- * '\n' (e itself when the line is not whole in the buffer; the caller then
- * ignores the result). Returns 1 for a row; 0 sends the line to the slow
- * path (which may still accept it, or says what is wrong); -1 says the line
- * has a '"' (*nlp unset), so the record may go on past its '\n'. */
-static int fast_row(worker *w, const char *p, const char *e, report_row *out, const char **nlp)
-{
-	const itemrow_cols *cols = w->job->cols;
-	const char *fp[CSV_MAX_FIELDS];
-	size_t fl[CSV_MAX_FIELDS];
-	size_t k = 0, nh = cols->nheader;
-	const char *s = p, *nl = NULL;
-	/* Eight bytes at a time: the commas, quotes and newlines of a word as a
-	 * bitmask (exact, no false positives), taken in order up to the first
-	 * newline. The buffer has padding past its sentinel for the last word. */
-	const uint64_t ones = 0x0101010101010101ull, low7 = 0x7f7f7f7f7f7f7f7full;
-	for (const char *c = p; nl == NULL; c += 8) {
-		uint64_t x;
-		memcpy(&x, c, 8);
-		uint64_t xc = x ^ (ones * ','), xq = x ^ (ones * '"'), xn = x ^ (ones * '\n');
-		uint64_t m = ~(((xc & low7) + low7) | xc | low7) |
-		             ~(((xq & low7) + low7) | xq | low7) |
-		             ~(((xn & low7) + low7) | xn | low7);
-		while (m) {
-			const char *q = c + (__builtin_ctzll(m) >> 3);
-			m &= m - 1;
-			if (*q == '\n') {
-				nl = q;
-				break;
-			}
-			if (*q == '"')
-				return -1;
-			if (k + 1 == nh) { /* too many fields: the slow path says so */
-				*nlp = memchr(q, '\n', (size_t)(e + 1 - q));
-				return memchr(q, '"', (size_t)(*nlp - q)) ? -1 : 0;
-			}
-			fp[k] = s;
-			fl[k] = (size_t)(q - s);
-			k++;
-			s = q + 1;
-		}
-	}
-	*nlp = nl;
-	if (nl == e)
-		return 0;
-	const char *end = nl > s && nl[-1] == '\r' ? nl - 1 : nl;
-	fp[k] = s;
-	fl[k] = (size_t)(end - s);
-	if (++k != nh)
-		return 0;
-	/* A lone CR ends a record for csv.h. In the report's own columns it
-	 * fails the checks below anyway; in an ignored column only this sees it. */
-	if (w->job->extra_cols && memchr(p, '\r', (size_t)(end - p)))
-		return 0;
-	const int *ix = cols->idx;
-	size_t len;
-	const char *f;
-
-	f = fp[ix[COL_CLIENT]], len = fl[ix[COL_CLIENT]];
-	if (!plain_id(f, len))
-		return 0;
-	out->client = f, out->client_len = len;
-	f = fp[ix[COL_THERAPIST]], len = fl[ix[COL_THERAPIST]];
-	if (!plain_id(f, len))
-		return 0;
-	out->therapist = f, out->therapist_len = len;
-	f = fp[ix[COL_SESSION]], len = fl[ix[COL_SESSION]];
-	if (!plain_uint(f, len, 6, &out->session) || out->session > ITEMROW_SESSION_MAX)
-		return 0;
-	f = fp[ix[COL_DATE]], len = fl[ix[COL_DATE]];
-	if (len != 10)
-		return 0;
-	uint64_t d8, l8;
-	uint16_t d2, l2;
-	memcpy(&d8, f, 8), memcpy(&l8, w->last_date, 8);
-	memcpy(&d2, f + 8, 2), memcpy(&l2, w->last_date + 8, 2);
-	if (d8 != l8 || d2 != l2) {
-		int d = itemrow_parse_date((csv_field){f, len});
-		if (d < 0)
-			return 0;
-		memcpy(w->last_date, f, 10);
-		w->last_days = d;
-	}
-	out->days = w->last_days;
-	f = fp[ix[COL_MODALITY]], len = fl[ix[COL_MODALITY]];
-	if (len == 9 && short_eq(f, "in_person", 9))
-		out->mod = MOD_IN_PERSON;
-	else if (len == 5 && short_eq(f, "video", 5))
-		out->mod = MOD_VIDEO;
-	else if (len == 5 && short_eq(f, "phone", 5))
-		out->mod = MOD_PHONE;
-	else
-		return 0;
-	f = fp[ix[COL_INSTRUMENT]], len = fl[ix[COL_INSTRUMENT]];
-	int hit = -1;
-	for (int i = 0; i < w->ninst; i++)
-		if (w->inst_len[i] == len && short_eq(w->inst_name[i], f, len)) {
-			hit = w->inst_ix[i];
-			break;
-		}
-	if (hit < 0) {
-		const inst_def *d = len > 0 ? inst_lib_find(w->job->lib, f, len) : NULL;
-		if (d == NULL || len >= INST_ID_MAX)
-			return 0;
-		hit = (int)(d - w->job->lib->defs);
-		if (w->ninst < INST_CACHE) {
-			memcpy(w->inst_name[w->ninst], f, len);
-			w->inst_len[w->ninst] = len;
-			w->inst_ix[w->ninst++] = hit;
-		}
-	}
-	w->last_inst_ix = hit;
-	out->inst = w->last_inst_ix;
-	const inst_def *d = &w->job->lib->defs[out->inst];
-	f = fp[ix[COL_ITEM]], len = fl[ix[COL_ITEM]];
-	if (!plain_uint(f, len, 2, &out->item) || out->item > d->nitems)
-		return 0;
-	f = fp[ix[COL_VALUE]], len = fl[ix[COL_VALUE]];
-	if (len == 0) {
-		out->value = SCORE_SKIPPED;
-	} else {
-		int v;
-		if (len == 1 && f[0] == '0')
-			v = 0;
-		else if (!plain_uint(f, len, 3, &v))
-			return 0;
-		const inst_item *it = &d->items[out->item - 1];
-		if (v < it->min || v > it->max)
-			return 0;
-		out->value = v;
-	}
-	return 1;
-}
 
 static void row_from_item(const inst_lib *lib, const itemrow *r, report_row *out)
 {
@@ -385,6 +193,7 @@ static al_status take_lines(worker *w, const char *p, size_t n)
 	al_err e = {0};
 	int got;
 	csv_init(&w->rd, p, n);
+	w->rd.cur = p; /* csv_init skips a BOM: only the file's first is one */
 	do {
 		al_err_clear(&e);
 		got = csv_next(&w->rd, &e);
@@ -424,7 +233,7 @@ static void *worker_run(void *arg)
 	const job *j = w->job;
 	double t0 = os_now();
 	size_t cap = 2 * (size_t)BLOCK + CSV_MAX_RECORD;
-	w->buf = malloc(cap + 16); /* padding for fast_row's word reads */
+	w->buf = malloc(cap + 16); /* padding: see fastrow.h */
 	if (w->buf == NULL) {
 		w->st = al_err_set(&w->err, AL_ENOMEM, "out of memory for a read buffer");
 		goto out;
@@ -452,7 +261,7 @@ static void *worker_run(void *arg)
 		pos += (uint64_t)got;
 		int eof = pos >= j->size || got == 0;
 		size_t len = carry + (size_t)got;
-		w->buf[len] = '\n'; /* the sentinel fast_row stops at */
+		w->buf[len] = '\n'; /* the sentinel fastrow_parse needs */
 		const char *p = w->buf, *e = w->buf + len;
 		while (p < e) {
 			uint64_t off = base + (uint64_t)(p - w->buf);
@@ -464,7 +273,7 @@ static void *worker_run(void *arg)
 				/* the common case: a whole line, tried on the fast path */
 				const char *nl = NULL;
 				report_row *row = &w->batch[w->nbatch];
-				int f = fast_row(w, p, e, row, &nl);
+				int f = fastrow_parse(&w->fast, p, e, row, &nl);
 				if (f >= 0 && nl == e)
 					f = -2; /* not whole in the buffer: see below */
 				if (f > 0) {
@@ -509,6 +318,7 @@ static void *worker_run(void *arg)
 				goto out;
 			al_err ce = {0};
 			csv_init(&w->rd, p, (size_t)(e - p));
+			w->rd.cur = p; /* a BOM here is data, as in alliance score */
 			int rgot = csv_next(&w->rd, &ce);
 			int forced = (size_t)(e - p) > CSV_MAX_RECORD;
 			if (w->rd.cur >= e && !eof && !forced)
@@ -568,11 +378,7 @@ static void worker_init(worker *w, const job *j, uint64_t start, uint64_t end)
 	w->job = j;
 	w->start = start;
 	w->end = end;
-	w->last_inst_ix = -1;
-	/* the date cache holds only a date that itemrow_parse_date accepted:
-	 * zeros would let a field of ten NULs through */
-	memcpy(w->last_date, "1970-01-01", 10);
-	w->last_days = 0;
+	fastrow_init(&w->fast, j->cols, j->lib);
 }
 
 /* Run nt workers over [start, size) and wait, drawing progress. */
@@ -737,7 +543,6 @@ int cmd_report(int argc, char **argv)
 		fprintf(stderr, "alliance: %s:1: warning: unknown columns ignored: %s\n", file,
 		        cols.unknown);
 	j.cols = &cols;
-	j.extra_cols = cols.nheader > (size_t)COL_VALUE + 1;
 	uint64_t data0 = (uint64_t)(hr.cur - head);
 	long line0 = hr.next_line;
 	const char *hraw = hr.raw;

@@ -17,6 +17,30 @@
 
 #define NONE UINT32_MAX
 
+/* Every allocation of this module goes through these three, so that a test
+ * can make the n-th one fail (report_fail_alloc, report.h). */
+long report_fail_alloc;
+
+static int alloc_fails(void)
+{
+	return report_fail_alloc > 0 && --report_fail_alloc == 0;
+}
+
+static void *r_malloc(size_t n)
+{
+	return alloc_fails() ? NULL : malloc(n);
+}
+
+static void *r_calloc(size_t n, size_t size)
+{
+	return alloc_fails() ? NULL : calloc(n, size);
+}
+
+static void *r_realloc(void *p, size_t n)
+{
+	return alloc_fails() ? NULL : realloc(p, n);
+}
+
 /* The spec's rules, fixed: items, skips allowed, scored as a mean. */
 static const struct rule {
 	const char *id;
@@ -97,7 +121,7 @@ static inline int strtab_eq(const report_strtab *t, uint32_t i, const char *p, s
 static al_status strtab_grow_slots(report_strtab *t, al_err *err)
 {
 	uint32_t n = t->nslot ? t->nslot * 2 : 1024;
-	uint64_t *s = calloc(n, sizeof *s);
+	uint64_t *s = r_calloc(n, sizeof *s);
 	if (s == NULL)
 		return al_err_set(err, AL_ENOMEM, "out of memory for %u ids", t->n);
 	for (uint32_t i = 0; i < t->nslot; i++) {
@@ -137,7 +161,7 @@ static al_status strtab_intern_h(report_strtab *t, const char *p, size_t n, uint
 		return al_err_set(err, AL_ELIMIT, "more than %u distinct ids", NONE - 1);
 	if (t->n == t->cap) {
 		uint32_t cap = t->cap ? t->cap * 2 : 1024;
-		uint64_t *e = realloc(t->ent, (size_t)cap * sizeof *e);
+		uint64_t *e = r_realloc(t->ent, (size_t)cap * sizeof *e);
 		if (e == NULL)
 			return al_err_set(err, AL_ENOMEM, "out of memory for %u ids", t->n);
 		t->ent = e;
@@ -147,7 +171,7 @@ static al_status strtab_intern_h(report_strtab *t, const char *p, size_t n, uint
 		size_t cap = t->capbytes ? t->capbytes * 2 : 16384;
 		while (cap < t->nbytes + n)
 			cap *= 2;
-		char *b = realloc(t->bytes, cap);
+		char *b = r_realloc(t->bytes, cap);
 		if (b == NULL)
 			return al_err_set(err, AL_ENOMEM, "out of memory for %u ids", t->n);
 		t->bytes = b;
@@ -235,7 +259,7 @@ void report_acc_cleanup(report_acc *a)
 static al_status adm_grow_slots(report_acc *a, al_err *err)
 {
 	size_t n = a->naslot ? a->naslot * 2 : 4096;
-	uint32_t *s = calloc(n, sizeof *s);
+	uint32_t *s = r_calloc(n, sizeof *s);
 	if (s == NULL)
 		return al_err_set(err, AL_ENOMEM, "out of memory after %zu administrations",
 		                  a->nadm);
@@ -300,7 +324,7 @@ static al_status adm_get(report_acc *a, uint32_t client, uint32_t session, uint3
 		size_t cap = a->caprun ? a->caprun * 2 : 4096;
 		while (cap <= client)
 			cap *= 2;
-		report_run *n = realloc(a->run, cap * sizeof *n);
+		report_run *n = r_realloc(a->run, cap * sizeof *n);
 		if (n == NULL)
 			return al_err_set(err, AL_ENOMEM, "out of memory after %u clients", client);
 		memset(n + a->caprun, 0, (cap - a->caprun) * sizeof *n);
@@ -317,7 +341,7 @@ static al_status adm_get(report_acc *a, uint32_t client, uint32_t session, uint3
 		return al_err_set(err, AL_ELIMIT, "more than %u administrations", NONE - 1);
 	if (a->nadm == a->capadm) {
 		size_t cap = a->capadm ? a->capadm * 2 : 4096;
-		report_admin *n = realloc(a->adm, cap * sizeof *n);
+		report_admin *n = r_realloc(a->adm, cap * sizeof *n);
 		if (n == NULL)
 			return al_err_set(err, AL_ENOMEM, "out of memory after %zu administrations",
 			                  a->nadm);
@@ -492,8 +516,8 @@ al_status report_acc_add_many(report_acc *a, const report_row *r, size_t n, al_e
 al_status report_acc_merge(report_acc *dst, const report_acc *src, al_err *err)
 {
 	al_status st = AL_OK;
-	uint32_t *cmap = calloc((size_t)src->clients.n + 1, sizeof *cmap);
-	uint32_t *tmap = calloc((size_t)src->therapists.n + 1, sizeof *tmap);
+	uint32_t *cmap = r_calloc((size_t)src->clients.n + 1, sizeof *cmap);
+	uint32_t *tmap = r_calloc((size_t)src->therapists.n + 1, sizeof *tmap);
 	if (cmap == NULL || tmap == NULL) {
 		st = al_err_set(err, AL_ENOMEM, "out of memory merging %u clients", src->clients.n);
 		goto out;
@@ -570,9 +594,9 @@ static int id_cmp(const void *pa, const void *pb)
 /* rank[i] = position of string i in byte order; order[r] = its inverse. */
 static al_status sort_ids(const report_strtab *t, uint32_t **rank, uint32_t **order, al_err *err)
 {
-	id_ref *v = malloc(((size_t)t->n + 1) * sizeof *v);
-	*rank = malloc(((size_t)t->n + 1) * sizeof **rank);
-	*order = malloc(((size_t)t->n + 1) * sizeof **order);
+	id_ref *v = r_malloc(((size_t)t->n + 1) * sizeof *v);
+	*rank = r_malloc(((size_t)t->n + 1) * sizeof **rank);
+	*order = r_malloc(((size_t)t->n + 1) * sizeof **order);
 	if (v == NULL || *rank == NULL || *order == NULL) {
 		free(v);
 		return al_err_set(err, AL_ENOMEM, "out of memory sorting %u ids", t->n);
@@ -695,7 +719,7 @@ al_status report_summarize(const report_acc *a, report_result *out, al_err *err)
 		goto out;
 	if ((st = sort_ids(&a->therapists, &trank, &torder, err)) != AL_OK)
 		goto out;
-	start = calloc((size_t)nc + 2, sizeof *start);
+	start = r_calloc((size_t)nc + 2, sizeof *start);
 	if (start == NULL)
 		goto oom;
 	/* count the valid administrations of each client (by rank) */
@@ -721,7 +745,7 @@ al_status report_summarize(const report_acc *a, report_result *out, al_err *err)
 	}
 	for (uint32_t r = 0; r < nc; r++)
 		start[r + 2] += start[r + 1];
-	list = malloc((nvalid + 1) * sizeof *list);
+	list = r_malloc((nvalid + 1) * sizeof *list);
 	if (list == NULL)
 		goto oom;
 	for (size_t i = 0; i < a->nadm; i++) {
@@ -737,9 +761,9 @@ al_status report_summarize(const report_acc *a, report_result *out, al_err *err)
 	for (uint32_t r = 0; r < nc; r++)
 		if (start[r + 1] - start[r] > maxn)
 			maxn = start[r + 1] - start[r];
-	wai = malloc((maxn + 1) * sizeof *wai);
-	out->clients = malloc(((size_t)nc + 1) * sizeof *out->clients);
-	out->therapists = calloc((size_t)a->therapists.n + 1, sizeof *out->therapists);
+	wai = r_malloc((maxn + 1) * sizeof *wai);
+	out->clients = r_malloc(((size_t)nc + 1) * sizeof *out->clients);
+	out->therapists = r_calloc((size_t)a->therapists.n + 1, sizeof *out->therapists);
 	if (wai == NULL || out->clients == NULL || out->therapists == NULL)
 		goto oom;
 	for (uint32_t r = 0; r < nc; r++) {

@@ -171,6 +171,11 @@ typedef struct report_extra {
 
 al_status report_write_overall(const report_result *r, const report_extra *x, FILE *f, al_err *err);
 
+/* Fault injection, for tests only: when set to n > 0, the n-th allocation
+ * of this module from then on fails (AL_ENOMEM) and later ones succeed. Not
+ * thread-safe: set it only while one thread uses the module. */
+extern long report_fail_alloc;
+
 /* An id string of a table, not NUL-terminated. */
 const char *report_strtab_get(const report_strtab *t, uint32_t i, size_t *len);
 

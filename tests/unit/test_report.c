@@ -366,6 +366,77 @@ static void test_merge_and_flags(void **state)
 	report_acc_cleanup(&b);
 }
 
+/* The whole life of a report (two readers' accumulators, one with shuffled
+ * rows so the hash tables are used, merged, summarised, written) with the
+ * n-th allocation failing: AL_ENOMEM, nothing leaked (make check), for
+ * every n until a run needs no more allocations than that. */
+static al_status life(void)
+{
+	report_acc a, b;
+	report_result r = {0};
+	al_err err = {0};
+	al_status st = AL_OK;
+	char *buf = NULL;
+	size_t len = 0;
+	int ia = report_acc_init(&a, &lib, &err), ib = report_acc_init(&b, &lib, &err);
+	assert_int_equal(ia, AL_OK);
+	assert_int_equal(ib, AL_OK);
+	char id[16], th[16];
+	for (int c = 0; c < 1500; c++) {
+		int cc = c % 2 ? c : (c * 7) % 1500; /* shuffled halves */
+		snprintf(id, sizeof id, "F%05d", cc);
+		snprintf(th, sizeof th, "T%d", cc % 40);
+		report_acc *x = c < 750 ? &a : &b;
+		for (int sess = 1; sess <= 2; sess++)
+			for (int i = 1; i <= 12; i += 11) {
+				report_row row = {.client = id,
+				                  .client_len = strlen(id),
+				                  .therapist = th,
+				                  .therapist_len = strlen(th),
+				                  .session = sess,
+				                  .days = 19723 + sess,
+				                  .mod = MOD_PHONE,
+				                  .inst = inst_ix("wai_sr"),
+				                  .item = i,
+				                  .value = 3};
+				if ((st = report_acc_add(x, &row, &err)) != AL_OK)
+					goto out;
+			}
+	}
+	if ((st = report_acc_merge(&a, &b, &err)) != AL_OK)
+		goto out;
+	if ((st = report_summarize(&a, &r, &err)) != AL_OK)
+		goto out;
+	FILE *f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	st = report_write_clients(&a, &r, f, &err);
+	fclose(f);
+out:
+	free(buf);
+	report_result_cleanup(&r);
+	report_acc_cleanup(&a);
+	report_acc_cleanup(&b);
+	return st;
+}
+
+static void test_alloc_failures(void **state)
+{
+	(void)state;
+	long n;
+	for (n = 1;; n++) {
+		report_fail_alloc = n;
+		al_status st = life();
+		int hit = report_fail_alloc == 0;
+		report_fail_alloc = 0;
+		if (!hit) {
+			assert_int_equal(st, AL_OK);
+			break;
+		}
+		assert_int_equal(st, AL_ENOMEM);
+	}
+	assert_true(n > 20); /* the life above allocates that often at least */
+}
+
 static void test_output(void **state)
 {
 	(void)state;
@@ -408,6 +479,7 @@ int main(void)
 	    cmocka_unit_test(test_interleaved),
 	    cmocka_unit_test(test_add_many),
 	    cmocka_unit_test(test_merge_and_flags),
+	    cmocka_unit_test(test_alloc_failures),
 	    cmocka_unit_test(test_output),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -269,47 +269,43 @@ static void *worker_run(void *arg)
 				done = 1;
 				break;
 			}
-			if (!w->collect) {
-				/* the common case: a whole line, tried on the fast path */
-				const char *nl = NULL;
-				report_row *row = &w->batch[w->nbatch];
-				int f = fastrow_parse(&w->fast, p, e, row, &nl);
-				if (f >= 0 && nl == e)
-					f = -2; /* not whole in the buffer: see below */
-				if (f > 0) {
-					w->acc.rows++;
-					/* the row of the client just added costs no look-up:
-					 * add it now; batch the others (see report.h) */
-					int added = 0;
-					if (w->nbatch == 0)
-						w->st = report_acc_add_same(&w->acc, row, &added,
-						                            &w->err);
-					if (!added && ++w->nbatch == REPORT_BATCH)
-						w->st = flush(w);
-				} else if (f == 0) {
-					if ((w->st = flush(w)) == AL_OK)
-						w->st = take_lines(w, p, (size_t)(nl + 1 - p));
-				}
-				if (f >= 0) {
-					if (w->st != AL_OK)
-						goto out;
-					p = nl + 1;
-					w->stop = base + (uint64_t)(p - w->buf);
-					continue;
-				}
-				/* -1: a quote; -2: the line is not whole in the buffer.
-				 * Either way csv.h below reads the record. */
-			} else {
-				const char *nl = memchr(p, '\n', (size_t)(e - p));
-				if (nl != NULL && !memchr(p, '"', (size_t)(nl - p))) {
-					if ((w->st = take_lines(w, p, (size_t)(nl + 1 - p))) !=
-					    AL_OK)
-						goto out;
-					p = nl + 1;
-					w->stop = base + (uint64_t)(p - w->buf);
-					continue;
-				}
+			/* the common case: a whole line, tried on the fast path */
+			const char *nl = NULL;
+			report_row *row = &w->batch[w->nbatch];
+			int f = fastrow_parse(&w->fast, p, e, row, &nl);
+			if (f >= 0 && nl == e)
+				f = -2; /* not whole in the buffer: see below */
+			if (f > 0 && !w->collect) {
+				w->acc.rows++;
+				/* the row of the client just added costs no look-up:
+				 * add it now; batch the others (see report.h) */
+				int added = 0;
+				if (w->nbatch == 0)
+					w->st = report_acc_add_same(&w->acc, row, &added, &w->err);
+				if (!added && ++w->nbatch == REPORT_BATCH)
+					w->st = flush(w);
+			} else if (f > 0) {
+				/* second pass: a good row matters only if its
+				 * administration was flagged */
+				if (w->flags->nflagged > 0 &&
+				    report_acc_is_flagged(w->flags, row->client, row->client_len,
+				                          row->session, row->inst))
+					w->st = take_lines(w, p, (size_t)(nl + 1 - p));
+				else
+					w->line++;
+			} else if (f == 0) {
+				if ((w->st = flush(w)) == AL_OK)
+					w->st = take_lines(w, p, (size_t)(nl + 1 - p));
 			}
+			if (f >= 0) {
+				if (w->st != AL_OK)
+					goto out;
+				p = nl + 1;
+				w->stop = base + (uint64_t)(p - w->buf);
+				continue;
+			}
+			/* -1: a quote; -2: the line is not whole in the buffer.
+			 * Either way csv.h below reads the record. */
 			/* A '"', or the last bytes of the buffer: csv.h reads one
 			 * record, which may span lines. If it ran into the end of the
 			 * buffer, read more first, unless the file ends there or the

@@ -7,6 +7,8 @@
 set -u
 BUILD=${1:-build}
 SHARED=${2:-../shared}
+# tests change directory: make the path absolute when it exists
+[ -d "$SHARED" ] && SHARED=$(cd "$SHARED" && pwd)
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ALLIANCE="$ROOT/$BUILD/alliance"
 export ALLIANCE SHARED ROOT BUILD

@@ -273,24 +273,6 @@ static al_status write_ranef(const lmm_model *m, const char *path, al_err *err)
 	return os_out_commit(&o, err);
 }
 
-/* The kinds of the formula's columns for frame_load: grouping columns are
- * categorical, columns inside an expression and the response numeric. */
-static void column_kinds(const formula *f, int *cat)
-{
-	for (int c = 0; c < f->ncols; c++) {
-		cat[c] = FRAME_AUTO;
-		for (int k = 0; k < f->nre; k++)
-			for (int g = 0; g < f->re[k].ngroup; g++)
-				if (f->vars[f->re[k].group[g]].col == c)
-					cat[c] = FRAME_CATEGORICAL;
-	}
-	for (int v = 0; v < f->nvars; v++) {
-		if (f->vars[v].col >= 0 && v != f->response)
-			continue;
-		formula_mark_cols(f, f->vars[v].expr, cat, FRAME_NUMERIC, FRAME_CATEGORICAL);
-	}
-}
-
 /* Point a missing-column error at the column in the formula. */
 static void caret_missing(const formula *f, al_err *err)
 {
@@ -318,7 +300,7 @@ static al_status predict(const lmm_model *m, const char *path, double level, con
 	al_status st = os_map_file(&map, path, err);
 	if (st != AL_OK)
 		return st;
-	column_kinds(&m->f, cat);
+	lmm_column_kinds(&m->f, cat);
 	for (int c = 0; c < m->f.ncols; c++) {
 		names[c] = m->f.cols[c];
 		/* the response is not needed; other columns are as in the fit */
@@ -371,7 +353,7 @@ al_status lmm_cli_load(const char *formula_text, const char *path, formula *f, f
 	int cat[FORMULA_MAX_COLS];
 	for (int c = 0; c < f->ncols; c++)
 		names[c] = f->cols[c];
-	column_kinds(f, cat);
+	lmm_column_kinds(f, cat);
 	st = frame_load(fr, map.data, map.len, path, names, cat, f->ncols, filters, nfilters, err);
 	if (st == AL_ENOTFOUND)
 		caret_missing(f, err);

@@ -1948,3 +1948,21 @@ void lmm_fitted(const lmm_model *m, double *fitted, double *y)
 		y[i] = vv[m->f.response];
 	}
 }
+
+/* The kinds of the formula's columns for frame_load: grouping columns are
+ * categorical, columns inside an expression and the response numeric. */
+void lmm_column_kinds(const formula *f, int *cat)
+{
+	for (int c = 0; c < f->ncols; c++) {
+		cat[c] = FRAME_AUTO;
+		for (int k = 0; k < f->nre; k++)
+			for (int g = 0; g < f->re[k].ngroup; g++)
+				if (f->vars[f->re[k].group[g]].col == c)
+					cat[c] = FRAME_CATEGORICAL;
+	}
+	for (int v = 0; v < f->nvars; v++) {
+		if (f->vars[v].col >= 0 && v != f->response)
+			continue;
+		formula_mark_cols(f, f->vars[v].expr, cat, FRAME_NUMERIC, FRAME_CATEGORICAL);
+	}
+}

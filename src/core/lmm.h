@@ -40,6 +40,11 @@ typedef struct lmm_opts {
 
 void lmm_opts_default(lmm_opts *o);
 
+/* The frame_load kinds of f's data columns (cat[0..f->ncols-1]): grouping
+ * columns categorical, columns inside an expression and the response
+ * numeric, the rest decided by the data (FRAME_AUTO). */
+void lmm_column_kinds(const formula *f, int *cat);
+
 /* One random-effect term, in lme4's order (most levels first). */
 typedef struct lmm_term {
 	char group[FORMULA_LABEL * 2]; /* "Subject", "cask:batch" */

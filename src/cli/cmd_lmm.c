@@ -213,8 +213,9 @@ static void print_summary(FILE *out, const lmm_model *m, const char *data)
 		        m->beta[j] / m->se[j]);
 	if (m->p > 1) {
 		fprintf(out, "\nCorrelation of Fixed Effects:\n %-12s", "");
-		for (int j = 0; j + 1 < m->p; j++)
-			fprintf(out, " %-8.8s", m->xnames[j]);
+		for (int j = 0; j + 1 < m->p; j++) /* R abbreviates the intercept */
+			fprintf(out, " %-8.8s",
+			        strcmp(m->xnames[j], "(Intercept)") == 0 ? "(Intr)" : m->xnames[j]);
 		fputc('\n', out);
 		for (int i = 1; i < m->p; i++) {
 			fprintf(out, " %-12.12s", m->xnames[i]);

@@ -50,6 +50,7 @@ contains "summary has fixed effects" "$out" "Fixed effects:"
 contains "summary counts groups" "$out" "Subject, 18"
 contains "summary has lme4's scaled residuals" "$out" "-3.9536   -0.4634    0.0231    0.4634    5.1793"
 contains "summary has the fixed-effect correlation" "$out" "-0.138"
+contains "the correlation header abbreviates the intercept as R does" "$out" "(Intr)"
 out=$("$ALLIANCE" lmm 'Reaction ~ Days + (Days | Subject)' "$D/sleepstudy.csv" --ml)
 contains "ML summary has logLik" "$out" "logLik"
 

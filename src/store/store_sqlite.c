@@ -205,6 +205,21 @@ out:
 	return st;
 }
 
+/* The schema version of a would-be backup, 0 when it has none. SQLite opens
+ * an empty file or any other database without complaint, and the backup API
+ * would copy it over the live database: look before replacing anything. */
+static int backup_version(sqlite3 *from)
+{
+	sqlite3_stmt *q = NULL;
+	int version = 0;
+	if (sqlite3_prepare_v2(from, "SELECT coalesce(max(version), 0) FROM schema_version", -1, &q,
+	                       NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW)
+		version = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	return version;
+}
+
 static al_status sq_restore(store_drv *d, const char *path, al_err *err)
 {
 	sqlite3 *from = NULL;
@@ -213,6 +228,14 @@ static al_status sq_restore(store_drv *d, const char *path, al_err *err)
 	if (rc != SQLITE_OK) {
 		st = al_err_set(err, AL_EIO, "%s: %s", path,
 		                from ? sqlite3_errmsg(from) : "cannot open");
+		goto out;
+	}
+	int version = backup_version(from);
+	if (version != STORE_SCHEMA_VERSION) {
+		st = al_err_set(err, AL_EINPUT,
+		                "%s: not a backup of an alliance database at schema version %d "
+		                "(found version %d); nothing was restored",
+		                path, STORE_SCHEMA_VERSION, version);
 		goto out;
 	}
 	for (int i = 0; i < STORE_MAX_STMTS; i++) {

@@ -597,6 +597,32 @@ static void test_backup_restore_round_trip(void **state)
 	store_close(s);
 }
 
+/* A file that is not a backup of this database (empty, or some other
+ * database) is refused before anything is replaced. */
+static void test_restore_refuses_a_file_that_is_not_a_backup(void **state)
+{
+	(void)state;
+	store *s = fresh();
+	store_import_stats st;
+	import_ok(s, registry, &st);
+	store_counts want = counts(s);
+	char path[512];
+	snprintf(path, sizeof path, "%s/empty%d", dir, serial);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fclose(f);
+	al_err err = {0};
+	assert_int_not_equal(store_restore(s, path, &err), AL_OK);
+	store_close(s);
+	s = reopen();
+	store_counts got = counts(s);
+	assert_int_equal(got.admins, want.admins);
+	assert_int_equal(got.answers, want.answers);
+	long n;
+	assert_int_equal(store_audit_verify(s, &n, &err), AL_OK);
+	store_close(s);
+}
+
 /* ---- one writer, concurrent readers ------------------------------------------------------ */
 
 static void test_one_writer_readers_concurrent(void **state)
@@ -761,6 +787,7 @@ int main(void)
 	    cmocka_unit_test(test_notes_encrypted_and_versioned),
 	    cmocka_unit_test(test_audit_chain_detects_tampering),
 	    cmocka_unit_test(test_backup_restore_round_trip),
+	    cmocka_unit_test(test_restore_refuses_a_file_that_is_not_a_backup),
 	    cmocka_unit_test(test_one_writer_readers_concurrent),
 	    cmocka_unit_test(test_faults_busy),
 	    cmocka_unit_test(test_faults_io),

@@ -402,6 +402,29 @@ static al_status key_setup(store *s, int init, al_err *err)
 	return AL_OK;
 }
 
+/* Inside a write transaction, before sealing: is this connection's key
+ * still the database's? Another process may have rotated it since we opened
+ * the store, and a box sealed with the old key could never be opened again
+ * (that key file is gone). The transaction's write lock keeps the answer
+ * true until commit. */
+static al_status key_current(store *s, al_err *err)
+{
+	char want[40], have[40];
+	int found = 0;
+	al_status st = meta_get(s, "key_check", want, sizeof want, &found, err);
+	if (st != AL_OK)
+		return st;
+	if (!s->has_key)
+		return AL_OK; /* store_seal refuses */
+	key_check(s->key, have);
+	if (found && strcmp(have, want) != 0)
+		return al_err_set(err, AL_EAUTH,
+		                  "%s: the key was rotated since this connection opened the "
+		                  "database: open it again",
+		                  s->url);
+	return AL_OK;
+}
+
 al_status store_seal(store *s, const void *msg, size_t len, unsigned char **out, size_t *outlen,
                      al_err *err)
 {
@@ -844,7 +867,8 @@ al_status store_client_ensure(store *s, const char *code, size_t code_len, int64
 	char now[32];
 	store_now(now);
 	if (display_name != NULL &&
-	    (st = store_seal(s, display_name, strlen(display_name), &box, &boxlen, err)) != AL_OK)
+	    ((st = key_current(s, err)) != AL_OK ||
+	     (st = store_seal(s, display_name, strlen(display_name), &box, &boxlen, err)) != AL_OK))
 		goto out;
 	st = store_client_locate(s, code, code_len, therapist, box, boxlen, now, id, &course,
 	                         &created, err);
@@ -963,7 +987,8 @@ al_status store_note_write(store *s, const char *client_code, int64_t author, co
 	} else if ((st = store_next_id(s, ID_NOTE, note, err)) != AL_OK) {
 		goto out;
 	}
-	if ((st = store_seal(s, text, strlen(text), &box, &boxlen, err)) != AL_OK)
+	if ((st = key_current(s, err)) != AL_OK ||
+	    (st = store_seal(s, text, strlen(text), &box, &boxlen, err)) != AL_OK)
 		goto out;
 	char now[32];
 	store_now(now);

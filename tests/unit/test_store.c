@@ -528,6 +528,43 @@ static void test_notes_encrypted_and_versioned(void **state)
 	store_close(s);
 }
 
+/* A second connection opened before a key rotation still holds the old key:
+ * what it seals afterwards must not be written under a key nobody has. */
+static void test_seal_after_rotation_elsewhere(void **state)
+{
+	(void)state;
+	store *s = fresh();
+	al_err err = {0};
+	int64_t ther, client, note = 0;
+	assert_int_equal(store_user_ensure(s, "dr.who", ROLE_THERAPIST, &ther, &err), AL_OK);
+	assert_int_equal(store_client_ensure(s, "K7", 2, ther, NULL, &client, &err), AL_OK);
+	store *old = reopen();
+	assert_int_equal(store_key_rotate(s, &err), AL_OK);
+	store_close(s);
+	al_err e2 = {0};
+	al_status wrote = store_note_write(old, "K7", ther, "written with the old key", &note, &e2);
+	al_err e3 = {0};
+	int64_t other;
+	al_status named = store_client_ensure(old, "K8", 2, ther, "Old Key", &other, &e3);
+	store_close(old);
+	s = reopen();
+	if (wrote == AL_OK) {
+		char *text = NULL;
+		int version;
+		assert_int_equal(store_note_read(s, note, &text, &version, &err), AL_OK);
+		free(text);
+	} else {
+		assert_int_equal(wrote, AL_EAUTH);
+	}
+	if (named == AL_OK) {
+		char got[64];
+		assert_int_equal(store_client_name(s, "K8", got, sizeof got, &err), AL_OK);
+	} else {
+		assert_int_equal(named, AL_EAUTH);
+	}
+	store_close(s);
+}
+
 /* ---- the audit log ------------------------------------------------------------------- */
 
 static void test_audit_chain_detects_tampering(void **state)
@@ -785,6 +822,7 @@ int main(void)
 	    cmocka_unit_test(test_import_scores),
 	    cmocka_unit_test(test_submit_raises_alert),
 	    cmocka_unit_test(test_notes_encrypted_and_versioned),
+	    cmocka_unit_test(test_seal_after_rotation_elsewhere),
 	    cmocka_unit_test(test_audit_chain_detects_tampering),
 	    cmocka_unit_test(test_backup_restore_round_trip),
 	    cmocka_unit_test(test_restore_refuses_a_file_that_is_not_a_backup),

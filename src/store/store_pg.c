@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -210,6 +211,7 @@ static al_status run_tool(char *const argv[], al_err *err)
 	if (pid < 0)
 		return al_err_set(err, AL_EIO, "%s: cannot start: fork failed", argv[0]);
 	if (pid == 0) {
+		umask(077); /* pg_dump's file holds client data: owner only */
 		execvp(argv[0], argv);
 		_exit(127);
 	}

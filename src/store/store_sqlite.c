@@ -8,9 +8,12 @@
  * way with SQLITE_BUSY on the first write. Statements are prepared once per
  * catalogue slot and reset after each run. */
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store.h"
 
@@ -189,10 +192,29 @@ static al_status copy_db(sqlite3 *from, sqlite3 *to, store_drv *d, al_err *err)
 	return AL_OK;
 }
 
+/* SQLite creates a missing file with mode 0644 less the umask, readable by
+ * every local user; the database and its backups hold clients' answers
+ * (PHQ-9 item 9 among them). Create a missing file 0600 first; SQLite gives
+ * its -wal, -shm and -journal files the same mode. An existing file keeps
+ * the mode its owner chose. */
+static al_status create_private(const char *path, al_err *err)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		close(fd);
+		return AL_OK;
+	}
+	if (errno == EEXIST)
+		return AL_OK;
+	return al_err_set(err, AL_EIO, "%s: %s", path, strerror(errno));
+}
+
 static al_status sq_backup(store_drv *d, const char *path, al_err *err)
 {
 	sqlite3 *to = NULL;
-	al_status st;
+	al_status st = create_private(path, err);
+	if (st != AL_OK)
+		return st;
 	int rc = sqlite3_open_v2(path, &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc != SQLITE_OK) {
 		st = al_err_set(err, AL_EIO, "%s: %s", path,
@@ -267,7 +289,9 @@ al_status store_sqlite_open(const char *path, int busy_ms, const store_ops **ops
 	store_drv *d = calloc(1, sizeof *d);
 	if (d == NULL)
 		return al_err_set(err, AL_ENOMEM, "out of memory");
-	al_status st;
+	al_status st = create_private(path, err);
+	if (st != AL_OK)
+		goto fail;
 	int rc = sqlite3_open_v2(
 	    path, &d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {

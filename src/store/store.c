@@ -77,6 +77,8 @@ static const char *const catalogue[Q_COUNT] = {
                     "detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     [Q_AUDIT_ALL] = "SELECT practice_id, seq, at, actor, action, object, detail, prev_hash, "
                     "hash FROM audit_log ORDER BY practice_id, seq",
+    [Q_AUDIT_ENDS] = "SELECT c.practice_id, c.next_id - 1, (SELECT max(a.seq) FROM audit_log a "
+                     "WHERE a.practice_id = c.practice_id) FROM counters c WHERE c.name = $1",
     [Q_EXPORT] = "SELECT c.code, u.login, se.number, se.held_on, se.modality, a.instrument, "
                  "ia.answers FROM administrations a "
                  "JOIN item_answers ia ON ia.practice_id = a.practice_id AND "
@@ -752,11 +754,34 @@ static al_status verify_row(void *ctx, const store_val *c, int n, al_err *err)
 	return AL_OK;
 }
 
+/* The chain cannot show that its newest entries were removed: the audit
+ * counter, advanced in the same transaction as each entry, says how many
+ * each practice must have. */
+static al_status verify_end(void *ctx, const store_val *c, int n, al_err *err)
+{
+	(void)ctx;
+	if (n < 3)
+		return al_err_set(err, AL_EINTERNAL, "audit: short row");
+	int64_t want = c[1].i, have = c[2].t == SV_NULL ? 0 : c[2].i;
+	if (have != want)
+		return al_err_set(err, AL_ESTORE,
+		                  "audit log: practice %lld has entries up to %lld, its counter "
+		                  "says %lld: entries %lld to %lld are missing",
+		                  (long long)c[0].i, (long long)have, (long long)want,
+		                  (long long)(have < want ? have + 1 : want + 1),
+		                  (long long)(have < want ? want : have));
+	return AL_OK;
+}
+
 al_status store_audit_verify(store *s, long *entries, al_err *err)
 {
 	verify_ctx v = {.practice = -1};
 	al_status st = store_q(s, Q_AUDIT_ALL, NULL, 0, verify_row, &v, NULL, err);
 	*entries = v.n;
+	if (st == AL_OK) {
+		store_val p[1] = {VT("audit")};
+		st = store_q(s, Q_AUDIT_ENDS, p, 1, verify_end, NULL, NULL, err);
+	}
 	return st;
 }
 

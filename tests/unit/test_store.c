@@ -599,6 +599,30 @@ static void test_audit_chain_detects_tampering(void **state)
 	store_close(s);
 }
 
+/* Removing the newest entries (the read someone wants to hide) leaves an
+ * intact-looking chain: the counter of the practice's entries says how many
+ * there must be. */
+static void test_audit_verify_finds_removed_last_entries(void **state)
+{
+	(void)state;
+	store *s = fresh();
+	store_import_stats st;
+	import_ok(s, registry, &st);
+	char buf[64];
+	al_err err = {0};
+	assert_int_equal(store_client_name(s, "A1", buf, sizeof buf, &err), AL_OK);
+	long n = 0;
+	assert_int_equal(store_audit_verify(s, &n, &err), AL_OK);
+	assert_int_equal(n, 4);
+	store_close(s);
+	raw_sql("DELETE FROM audit_log WHERE seq = 4");
+	s = reopen();
+	al_err e2 = {0};
+	assert_int_equal(store_audit_verify(s, &n, &e2), AL_ESTORE);
+	assert_non_null(strstr(e2.msg, "missing"));
+	store_close(s);
+}
+
 /* ---- backup and restore -------------------------------------------------------------------- */
 
 static void test_backup_restore_round_trip(void **state)
@@ -824,6 +848,7 @@ int main(void)
 	    cmocka_unit_test(test_notes_encrypted_and_versioned),
 	    cmocka_unit_test(test_seal_after_rotation_elsewhere),
 	    cmocka_unit_test(test_audit_chain_detects_tampering),
+	    cmocka_unit_test(test_audit_verify_finds_removed_last_entries),
 	    cmocka_unit_test(test_backup_restore_round_trip),
 	    cmocka_unit_test(test_restore_refuses_a_file_that_is_not_a_backup),
 	    cmocka_unit_test(test_one_writer_readers_concurrent),

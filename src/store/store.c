@@ -1312,7 +1312,12 @@ al_status store_restore(store *s, const char *path, al_err *err)
 	if (s->in_tx)
 		return al_err_set(err, AL_EINTERNAL, "restore inside a transaction");
 	forget_ids(s);
-	al_status st = s->ops->restore(s->drv, path, err);
+	/* A backup sealed with another key (made before a rotation) would leave
+	 * a database that refuses this key file at every open. */
+	char check[40];
+	if (s->has_key)
+		key_check(s->key, check);
+	al_status st = s->ops->restore(s->drv, path, s->has_key ? check : NULL, err);
 	if (st == AL_OK)
 		st = store_audit(s, "restore", path, "", err);
 	return st;

@@ -242,7 +242,19 @@ static int backup_version(sqlite3 *from)
 	return version;
 }
 
-static al_status sq_restore(store_drv *d, const char *path, al_err *err)
+/* The backup's key check, "" when it holds none. */
+static void backup_key_check(sqlite3 *from, char *out, size_t outsz)
+{
+	sqlite3_stmt *q = NULL;
+	out[0] = '\0';
+	if (sqlite3_prepare_v2(from, "SELECT value FROM meta WHERE name = 'key_check'", -1, &q,
+	                       NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0) != NULL)
+		snprintf(out, outsz, "%s", (const char *)sqlite3_column_text(q, 0));
+	sqlite3_finalize(q);
+}
+
+static al_status sq_restore(store_drv *d, const char *path, const char *key_check, al_err *err)
 {
 	sqlite3 *from = NULL;
 	al_status st;
@@ -258,6 +270,15 @@ static al_status sq_restore(store_drv *d, const char *path, al_err *err)
 		                "%s: not a backup of an alliance database at schema version %d "
 		                "(found version %d); nothing was restored",
 		                path, STORE_SCHEMA_VERSION, version);
+		goto out;
+	}
+	char have[80];
+	backup_key_check(from, have, sizeof have);
+	if (key_check != NULL && have[0] != '\0' && strcmp(have, key_check) != 0) {
+		st = al_err_set(err, AL_EAUTH,
+		                "%s: the backup was sealed with another key than the current key "
+		                "file (made before a key rotation?); nothing was restored",
+		                path);
 		goto out;
 	}
 	for (int i = 0; i < STORE_MAX_STMTS; i++) {

@@ -684,6 +684,31 @@ static void test_restore_refuses_a_file_that_is_not_a_backup(void **state)
 	store_close(s);
 }
 
+/* A backup made before a key rotation needs the key the rotation replaced:
+ * restoring it over the live database would leave a database no command can
+ * open (not even a second restore) with its notes unreadable. Refused. */
+static void test_restore_refuses_a_backup_of_another_key(void **state)
+{
+	(void)state;
+	store *s = fresh();
+	store_import_stats st;
+	import_ok(s, registry, &st);
+	char path[512];
+	snprintf(path, sizeof path, "%s/prerotation%d", dir, serial);
+	al_err err = {0};
+	if (store_backup(s, path, &err) != AL_OK)
+		fail_msg("backup: %s", err.msg);
+	assert_int_equal(store_key_rotate(s, &err), AL_OK);
+	al_err e2 = {0};
+	assert_int_equal(store_restore(s, path, &e2), AL_EAUTH);
+	assert_non_null(strstr(e2.msg, "key"));
+	store_close(s);
+	s = reopen(); /* fails the test when the database no longer opens */
+	long n;
+	assert_int_equal(store_audit_verify(s, &n, &err), AL_OK);
+	store_close(s);
+}
+
 /* ---- one writer, concurrent readers ------------------------------------------------------ */
 
 static void test_one_writer_readers_concurrent(void **state)
@@ -851,6 +876,7 @@ int main(void)
 	    cmocka_unit_test(test_audit_verify_finds_removed_last_entries),
 	    cmocka_unit_test(test_backup_restore_round_trip),
 	    cmocka_unit_test(test_restore_refuses_a_file_that_is_not_a_backup),
+	    cmocka_unit_test(test_restore_refuses_a_backup_of_another_key),
 	    cmocka_unit_test(test_one_writer_readers_concurrent),
 	    cmocka_unit_test(test_faults_busy),
 	    cmocka_unit_test(test_faults_io),

@@ -112,8 +112,12 @@ al_status os_out_open(os_out *o, const char *path, al_err *err)
 		memset(o, 0, sizeof *o);
 		return AL_EIO;
 	}
-	/* mkostemp makes 0600; outputs are ordinary files */
-	fchmod(fd, 0644);
+	/* mkostemp makes 0600; outputs are ordinary files, so give them the mode
+	 * open(2) would: 0666 less the umask. A fixed 0644 overrode a umask of
+	 * 077 and left exports of every client's answers readable by all. */
+	mode_t mask = umask(077);
+	umask(mask);
+	fchmod(fd, 0666 & ~mask);
 	o->fp = fdopen(fd, "w");
 	if (o->fp == NULL) {
 		close(fd);

@@ -77,6 +77,8 @@ static const char *const catalogue[Q_COUNT] = {
                     "detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     [Q_AUDIT_ALL] = "SELECT practice_id, seq, at, actor, action, object, detail, prev_hash, "
                     "hash FROM audit_log ORDER BY practice_id, seq",
+    [Q_AUDIT_ENDS] = "SELECT c.practice_id, c.next_id - 1, (SELECT max(a.seq) FROM audit_log a "
+                     "WHERE a.practice_id = c.practice_id) FROM counters c WHERE c.name = $1",
     [Q_EXPORT] = "SELECT c.code, u.login, se.number, se.held_on, se.modality, a.instrument, "
                  "ia.answers FROM administrations a "
                  "JOIN item_answers ia ON ia.practice_id = a.practice_id AND "
@@ -399,6 +401,29 @@ static al_status key_setup(store *s, int init, al_err *err)
 		                  s->keyfile, s->url);
 	}
 	s->has_key = 1;
+	return AL_OK;
+}
+
+/* Inside a write transaction, before sealing: is this connection's key
+ * still the database's? Another process may have rotated it since we opened
+ * the store, and a box sealed with the old key could never be opened again
+ * (that key file is gone). The transaction's write lock keeps the answer
+ * true until commit. */
+static al_status key_current(store *s, al_err *err)
+{
+	char want[40], have[40];
+	int found = 0;
+	al_status st = meta_get(s, "key_check", want, sizeof want, &found, err);
+	if (st != AL_OK)
+		return st;
+	if (!s->has_key)
+		return AL_OK; /* store_seal refuses */
+	key_check(s->key, have);
+	if (found && strcmp(have, want) != 0)
+		return al_err_set(err, AL_EAUTH,
+		                  "%s: the key was rotated since this connection opened the "
+		                  "database: open it again",
+		                  s->url);
 	return AL_OK;
 }
 
@@ -729,11 +754,34 @@ static al_status verify_row(void *ctx, const store_val *c, int n, al_err *err)
 	return AL_OK;
 }
 
+/* The chain cannot show that its newest entries were removed: the audit
+ * counter, advanced in the same transaction as each entry, says how many
+ * each practice must have. */
+static al_status verify_end(void *ctx, const store_val *c, int n, al_err *err)
+{
+	(void)ctx;
+	if (n < 3)
+		return al_err_set(err, AL_EINTERNAL, "audit: short row");
+	int64_t want = c[1].i, have = c[2].t == SV_NULL ? 0 : c[2].i;
+	if (have != want)
+		return al_err_set(err, AL_ESTORE,
+		                  "audit log: practice %lld has entries up to %lld, its counter "
+		                  "says %lld: entries %lld to %lld are missing",
+		                  (long long)c[0].i, (long long)have, (long long)want,
+		                  (long long)(have < want ? have + 1 : want + 1),
+		                  (long long)(have < want ? want : have));
+	return AL_OK;
+}
+
 al_status store_audit_verify(store *s, long *entries, al_err *err)
 {
 	verify_ctx v = {.practice = -1};
 	al_status st = store_q(s, Q_AUDIT_ALL, NULL, 0, verify_row, &v, NULL, err);
 	*entries = v.n;
+	if (st == AL_OK) {
+		store_val p[1] = {VT("audit")};
+		st = store_q(s, Q_AUDIT_ENDS, p, 1, verify_end, NULL, NULL, err);
+	}
 	return st;
 }
 
@@ -844,7 +892,8 @@ al_status store_client_ensure(store *s, const char *code, size_t code_len, int64
 	char now[32];
 	store_now(now);
 	if (display_name != NULL &&
-	    (st = store_seal(s, display_name, strlen(display_name), &box, &boxlen, err)) != AL_OK)
+	    ((st = key_current(s, err)) != AL_OK ||
+	     (st = store_seal(s, display_name, strlen(display_name), &box, &boxlen, err)) != AL_OK))
 		goto out;
 	st = store_client_locate(s, code, code_len, therapist, box, boxlen, now, id, &course,
 	                         &created, err);
@@ -963,7 +1012,8 @@ al_status store_note_write(store *s, const char *client_code, int64_t author, co
 	} else if ((st = store_next_id(s, ID_NOTE, note, err)) != AL_OK) {
 		goto out;
 	}
-	if ((st = store_seal(s, text, strlen(text), &box, &boxlen, err)) != AL_OK)
+	if ((st = key_current(s, err)) != AL_OK ||
+	    (st = store_seal(s, text, strlen(text), &box, &boxlen, err)) != AL_OK)
 		goto out;
 	char now[32];
 	store_now(now);
@@ -1262,7 +1312,12 @@ al_status store_restore(store *s, const char *path, al_err *err)
 	if (s->in_tx)
 		return al_err_set(err, AL_EINTERNAL, "restore inside a transaction");
 	forget_ids(s);
-	al_status st = s->ops->restore(s->drv, path, err);
+	/* A backup sealed with another key (made before a rotation) would leave
+	 * a database that refuses this key file at every open. */
+	char check[40];
+	if (s->has_key)
+		key_check(s->key, check);
+	al_status st = s->ops->restore(s->drv, path, s->has_key ? check : NULL, err);
 	if (st == AL_OK)
 		st = store_audit(s, "restore", path, "", err);
 	return st;

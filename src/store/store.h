@@ -71,9 +71,11 @@ typedef struct store_ops {
 	 * prepares sql once per slot and reuses it. */
 	al_status (*run)(store_drv *d, int slot, const char *sql, const store_val *params, int n,
 	                 store_row_fn fn, void *ctx, int64_t *changes, al_err *err);
-	/* Copy the whole database to a file, or replace it from one. */
+	/* Copy the whole database to a file, or replace it from one. restore
+	 * refuses (AL_EAUTH) a backup whose meta key_check is not key_check
+	 * (NULL: not checked), and one that is not a database of this schema. */
 	al_status (*backup)(store_drv *d, const char *path, al_err *err);
-	al_status (*restore)(store_drv *d, const char *path, al_err *err);
+	al_status (*restore)(store_drv *d, const char *path, const char *key_check, al_err *err);
 } store_ops;
 
 /* Backends: connect to a URL already stripped of nothing (the backend

@@ -79,10 +79,10 @@ static al_status f_backup(store_drv *f, const char *path, al_err *err)
 	return st != AL_OK ? st : f->in->backup(f->d, path, err);
 }
 
-static al_status f_restore(store_drv *f, const char *path, al_err *err)
+static al_status f_restore(store_drv *f, const char *path, const char *key_check, al_err *err)
 {
 	al_status st = inject(f, err);
-	return st != AL_OK ? st : f->in->restore(f->d, path, err);
+	return st != AL_OK ? st : f->in->restore(f->d, path, key_check, err);
 }
 
 static const store_ops fault_ops = {

@@ -39,6 +39,7 @@ enum store_query {
 	Q_AUDIT_LAST,
 	Q_AUDIT_ADD,
 	Q_AUDIT_ALL,
+	Q_AUDIT_ENDS,
 	Q_EXPORT,
 	Q_COUNTS,
 	Q_COUNT

@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -210,6 +211,7 @@ static al_status run_tool(char *const argv[], al_err *err)
 	if (pid < 0)
 		return al_err_set(err, AL_EIO, "%s: cannot start: fork failed", argv[0]);
 	if (pid == 0) {
+		umask(077); /* pg_dump's file holds client data: owner only */
 		execvp(argv[0], argv);
 		_exit(127);
 	}
@@ -230,8 +232,47 @@ static al_status pg_backup(store_drv *d, const char *path, al_err *err)
 	return run_tool(argv, err);
 }
 
-static al_status pg_restore(store_drv *d, const char *path, al_err *err)
+/* The key check a custom-format dump holds, "" when none: pg_restore lists
+ * the meta table's rows as COPY text into a private temporary file. */
+static al_status dump_key_check(const char *path, char *out, size_t outsz, al_err *err)
 {
+	const char *tmp = getenv("TMPDIR");
+	char name[1024];
+	snprintf(name, sizeof name, "%s/alliance-restore-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+	out[0] = '\0';
+	int fd = mkstemp(name);
+	if (fd < 0)
+		return al_err_set(err, AL_EIO, "%s: cannot make a temporary file", name);
+	close(fd);
+	char *const argv[] = {"pg_restore", "--data-only", "--table=meta", "--file", name,
+	                      (char *)path, NULL};
+	al_status st = run_tool(argv, err);
+	FILE *f = st == AL_OK ? fopen(name, "r") : NULL;
+	if (f != NULL) {
+		char line[256];
+		while (fgets(line, sizeof line, f) != NULL)
+			if (strncmp(line, "key_check\t", 10) == 0) {
+				snprintf(out, outsz, "%.*s", (int)strcspn(line + 10, "\r\n"),
+				         line + 10);
+				break;
+			}
+		fclose(f);
+	}
+	unlink(name);
+	return st;
+}
+
+static al_status pg_restore(store_drv *d, const char *path, const char *key_check, al_err *err)
+{
+	char have[80];
+	al_status st = dump_key_check(path, have, sizeof have, err);
+	if (st != AL_OK)
+		return st;
+	if (key_check != NULL && have[0] != '\0' && strcmp(have, key_check) != 0)
+		return al_err_set(err, AL_EAUTH,
+		                  "%s: the backup was sealed with another key than the current key "
+		                  "file (made before a key rotation?); nothing was restored",
+		                  path);
 	/* The prepared statements name tables that are about to be replaced. */
 	PGresult *r = PQexec(d->conn, "DEALLOCATE ALL");
 	PQclear(r);

@@ -8,9 +8,12 @@
  * way with SQLITE_BUSY on the first write. Statements are prepared once per
  * catalogue slot and reset after each run. */
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store.h"
 
@@ -189,10 +192,29 @@ static al_status copy_db(sqlite3 *from, sqlite3 *to, store_drv *d, al_err *err)
 	return AL_OK;
 }
 
+/* SQLite creates a missing file with mode 0644 less the umask, readable by
+ * every local user; the database and its backups hold clients' answers
+ * (PHQ-9 item 9 among them). Create a missing file 0600 first; SQLite gives
+ * its -wal, -shm and -journal files the same mode. An existing file keeps
+ * the mode its owner chose. */
+static al_status create_private(const char *path, al_err *err)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		close(fd);
+		return AL_OK;
+	}
+	if (errno == EEXIST)
+		return AL_OK;
+	return al_err_set(err, AL_EIO, "%s: %s", path, strerror(errno));
+}
+
 static al_status sq_backup(store_drv *d, const char *path, al_err *err)
 {
 	sqlite3 *to = NULL;
-	al_status st;
+	al_status st = create_private(path, err);
+	if (st != AL_OK)
+		return st;
 	int rc = sqlite3_open_v2(path, &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc != SQLITE_OK) {
 		st = al_err_set(err, AL_EIO, "%s: %s", path,
@@ -205,7 +227,34 @@ out:
 	return st;
 }
 
-static al_status sq_restore(store_drv *d, const char *path, al_err *err)
+/* The schema version of a would-be backup, 0 when it has none. SQLite opens
+ * an empty file or any other database without complaint, and the backup API
+ * would copy it over the live database: look before replacing anything. */
+static int backup_version(sqlite3 *from)
+{
+	sqlite3_stmt *q = NULL;
+	int version = 0;
+	if (sqlite3_prepare_v2(from, "SELECT coalesce(max(version), 0) FROM schema_version", -1, &q,
+	                       NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW)
+		version = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	return version;
+}
+
+/* The backup's key check, "" when it holds none. */
+static void backup_key_check(sqlite3 *from, char *out, size_t outsz)
+{
+	sqlite3_stmt *q = NULL;
+	out[0] = '\0';
+	if (sqlite3_prepare_v2(from, "SELECT value FROM meta WHERE name = 'key_check'", -1, &q,
+	                       NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0) != NULL)
+		snprintf(out, outsz, "%s", (const char *)sqlite3_column_text(q, 0));
+	sqlite3_finalize(q);
+}
+
+static al_status sq_restore(store_drv *d, const char *path, const char *key_check, al_err *err)
 {
 	sqlite3 *from = NULL;
 	al_status st;
@@ -213,6 +262,23 @@ static al_status sq_restore(store_drv *d, const char *path, al_err *err)
 	if (rc != SQLITE_OK) {
 		st = al_err_set(err, AL_EIO, "%s: %s", path,
 		                from ? sqlite3_errmsg(from) : "cannot open");
+		goto out;
+	}
+	int version = backup_version(from);
+	if (version != STORE_SCHEMA_VERSION) {
+		st = al_err_set(err, AL_EINPUT,
+		                "%s: not a backup of an alliance database at schema version %d "
+		                "(found version %d); nothing was restored",
+		                path, STORE_SCHEMA_VERSION, version);
+		goto out;
+	}
+	char have[80];
+	backup_key_check(from, have, sizeof have);
+	if (key_check != NULL && have[0] != '\0' && strcmp(have, key_check) != 0) {
+		st = al_err_set(err, AL_EAUTH,
+		                "%s: the backup was sealed with another key than the current key "
+		                "file (made before a key rotation?); nothing was restored",
+		                path);
 		goto out;
 	}
 	for (int i = 0; i < STORE_MAX_STMTS; i++) {
@@ -244,7 +310,9 @@ al_status store_sqlite_open(const char *path, int busy_ms, const store_ops **ops
 	store_drv *d = calloc(1, sizeof *d);
 	if (d == NULL)
 		return al_err_set(err, AL_ENOMEM, "out of memory");
-	al_status st;
+	al_status st = create_private(path, err);
+	if (st != AL_OK)
+		goto fail;
 	int rc = sqlite3_open_v2(
 	    path, &d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {

@@ -13,6 +13,13 @@ fails "import into a database that does not exist" "$ALLIANCE" import x.csv --db
 check "init creates the database" "$ALLIANCE" init --db "sqlite:$db"
 contains "init says the schema version" "$out" "schema version 1"
 if [ -f "$db.key" ] && [ "$(stat -c %a "$db.key")" = 600 ]; then ok "key file created, mode 0600"; else notok "key file created, mode 0600" "$(ls -l "$db.key" 2>&1)"; fi
+mode() { stat -c %a "$1" 2>/dev/null; }
+db0="$TMP/private.db"
+(umask 022 && "$ALLIANCE" init --db "$db0" -q && "$ALLIANCE" backup --db "$db0" -o "$TMP/private-backup.db")
+if [ "$(mode "$db0")" = 600 ]; then ok "a new database file is mode 0600 whatever the umask"; else notok "a new database file is mode 0600 whatever the umask" "$(ls -l "$db0"* 2>&1)"; fi
+(umask 077 && "$ALLIANCE" export --db "$db0" -o "$TMP/private-export.csv" -q)
+if [ "$(mode "$TMP/private-export.csv")" = 600 ]; then ok "export honours a umask of 077"; else notok "export honours a umask of 077" "$(ls -l "$TMP/private-export.csv" 2>&1)"; fi
+if [ "$(mode "$TMP/private-backup.db")" = 600 ]; then ok "a new backup file is mode 0600"; else notok "a new backup file is mode 0600" "$(ls -l "$TMP/private-backup.db" 2>&1)"; fi
 check "init again is an upgrade with nothing to do" "$ALLIANCE" init --db "$db" -q
 if ALLIANCE_DB="$db" "$ALLIANCE" audit verify >/dev/null 2>&1; then ok "\$ALLIANCE_DB names the database"; else notok "\$ALLIANCE_DB names the database"; fi
 

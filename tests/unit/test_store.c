@@ -528,6 +528,43 @@ static void test_notes_encrypted_and_versioned(void **state)
 	store_close(s);
 }
 
+/* A second connection opened before a key rotation still holds the old key:
+ * what it seals afterwards must not be written under a key nobody has. */
+static void test_seal_after_rotation_elsewhere(void **state)
+{
+	(void)state;
+	store *s = fresh();
+	al_err err = {0};
+	int64_t ther, client, note = 0;
+	assert_int_equal(store_user_ensure(s, "dr.who", ROLE_THERAPIST, &ther, &err), AL_OK);
+	assert_int_equal(store_client_ensure(s, "K7", 2, ther, NULL, &client, &err), AL_OK);
+	store *old = reopen();
+	assert_int_equal(store_key_rotate(s, &err), AL_OK);
+	store_close(s);
+	al_err e2 = {0};
+	al_status wrote = store_note_write(old, "K7", ther, "written with the old key", &note, &e2);
+	al_err e3 = {0};
+	int64_t other;
+	al_status named = store_client_ensure(old, "K8", 2, ther, "Old Key", &other, &e3);
+	store_close(old);
+	s = reopen();
+	if (wrote == AL_OK) {
+		char *text = NULL;
+		int version;
+		assert_int_equal(store_note_read(s, note, &text, &version, &err), AL_OK);
+		free(text);
+	} else {
+		assert_int_equal(wrote, AL_EAUTH);
+	}
+	if (named == AL_OK) {
+		char got[64];
+		assert_int_equal(store_client_name(s, "K8", got, sizeof got, &err), AL_OK);
+	} else {
+		assert_int_equal(named, AL_EAUTH);
+	}
+	store_close(s);
+}
+
 /* ---- the audit log ------------------------------------------------------------------- */
 
 static void test_audit_chain_detects_tampering(void **state)
@@ -559,6 +596,30 @@ static void test_audit_chain_detects_tampering(void **state)
 	al_err e3 = {0};
 	assert_int_equal(store_audit_verify(s, &n, &e3), AL_ESTORE);
 	assert_non_null(strstr(e3.msg, "missing"));
+	store_close(s);
+}
+
+/* Removing the newest entries (the read someone wants to hide) leaves an
+ * intact-looking chain: the counter of the practice's entries says how many
+ * there must be. */
+static void test_audit_verify_finds_removed_last_entries(void **state)
+{
+	(void)state;
+	store *s = fresh();
+	store_import_stats st;
+	import_ok(s, registry, &st);
+	char buf[64];
+	al_err err = {0};
+	assert_int_equal(store_client_name(s, "A1", buf, sizeof buf, &err), AL_OK);
+	long n = 0;
+	assert_int_equal(store_audit_verify(s, &n, &err), AL_OK);
+	assert_int_equal(n, 4);
+	store_close(s);
+	raw_sql("DELETE FROM audit_log WHERE seq = 4");
+	s = reopen();
+	al_err e2 = {0};
+	assert_int_equal(store_audit_verify(s, &n, &e2), AL_ESTORE);
+	assert_non_null(strstr(e2.msg, "missing"));
 	store_close(s);
 }
 
@@ -594,6 +655,57 @@ static void test_backup_restore_round_trip(void **state)
 	assert_int_equal(submit(s, 3, &alerts, &err), AL_OK);
 	free(want);
 	free(got);
+	store_close(s);
+}
+
+/* A file that is not a backup of this database (empty, or some other
+ * database) is refused before anything is replaced. */
+static void test_restore_refuses_a_file_that_is_not_a_backup(void **state)
+{
+	(void)state;
+	store *s = fresh();
+	store_import_stats st;
+	import_ok(s, registry, &st);
+	store_counts want = counts(s);
+	char path[512];
+	snprintf(path, sizeof path, "%s/empty%d", dir, serial);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fclose(f);
+	al_err err = {0};
+	assert_int_not_equal(store_restore(s, path, &err), AL_OK);
+	store_close(s);
+	s = reopen();
+	store_counts got = counts(s);
+	assert_int_equal(got.admins, want.admins);
+	assert_int_equal(got.answers, want.answers);
+	long n;
+	assert_int_equal(store_audit_verify(s, &n, &err), AL_OK);
+	store_close(s);
+}
+
+/* A backup made before a key rotation needs the key the rotation replaced:
+ * restoring it over the live database would leave a database no command can
+ * open (not even a second restore) with its notes unreadable. Refused. */
+static void test_restore_refuses_a_backup_of_another_key(void **state)
+{
+	(void)state;
+	store *s = fresh();
+	store_import_stats st;
+	import_ok(s, registry, &st);
+	char path[512];
+	snprintf(path, sizeof path, "%s/prerotation%d", dir, serial);
+	al_err err = {0};
+	if (store_backup(s, path, &err) != AL_OK)
+		fail_msg("backup: %s", err.msg);
+	assert_int_equal(store_key_rotate(s, &err), AL_OK);
+	al_err e2 = {0};
+	assert_int_equal(store_restore(s, path, &e2), AL_EAUTH);
+	assert_non_null(strstr(e2.msg, "key"));
+	store_close(s);
+	s = reopen(); /* fails the test when the database no longer opens */
+	long n;
+	assert_int_equal(store_audit_verify(s, &n, &err), AL_OK);
 	store_close(s);
 }
 
@@ -759,8 +871,12 @@ int main(void)
 	    cmocka_unit_test(test_import_scores),
 	    cmocka_unit_test(test_submit_raises_alert),
 	    cmocka_unit_test(test_notes_encrypted_and_versioned),
+	    cmocka_unit_test(test_seal_after_rotation_elsewhere),
 	    cmocka_unit_test(test_audit_chain_detects_tampering),
+	    cmocka_unit_test(test_audit_verify_finds_removed_last_entries),
 	    cmocka_unit_test(test_backup_restore_round_trip),
+	    cmocka_unit_test(test_restore_refuses_a_file_that_is_not_a_backup),
+	    cmocka_unit_test(test_restore_refuses_a_backup_of_another_key),
 	    cmocka_unit_test(test_one_writer_readers_concurrent),
 	    cmocka_unit_test(test_faults_busy),
 	    cmocka_unit_test(test_faults_io),

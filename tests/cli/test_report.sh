@@ -314,6 +314,20 @@ printf 'client_id,therapist_id,session,date,modality,instrument,item,value,note\
 "$ALLIANCE" score cr.csv -q -o /dev/null >cr_score.txt 2>&1
 cmp -s cr_report.txt cr_score.txt && ok "a lone CR in an ignored column ends the record, as in score" ||
 	notok "a lone CR in an ignored column ends the record, as in score" "$(cat cr_report.txt)"
+# a record longer than a record may be (1 MiB), without quotes: csv.h ends it
+# at its line end and reads on; the rows after it must not be lost
+$PY - <<'EOF'
+H = "client_id,therapist_id,session,date,modality,instrument,item,value\n"
+s1 = "".join("C1,T1,1,2024-01-01,video,phq9,%d,1\n" % i for i in range(1, 10))
+s2 = "".join("C1,T1,2,2024-01-08,video,phq9,%d,2\n" % i for i in range(1, 10))
+open("long.csv", "w").write(H + s1 + "x" * (5 << 20) + "\n" + s2)
+open("long_rej.csv", "w").write(H + "x" * (5 << 20) + "\n")
+EOF
+check "an over-long line with --keep-going succeeds" "$ALLIANCE" report long.csv --out lg -k -q
+contains "the rows after an over-long line are read" "$(cat lg/overall.json)" '"rows": 19'
+contains "the client after an over-long line has both sessions" "$(cat lg/client_summary.csv)" "C1,T1,2,"
+cmp -s long_rej.csv lg/rejects.csv && ok "the over-long line is rejected whole, unchanged" ||
+	notok "the over-long line is rejected whole, unchanged" "$(wc -c <lg/rejects.csv) bytes"
 printf 'client_id,therapist_id,session,date,modality,instrument,score\n' >scores.csv
 fails "the score-level format is refused" "$ALLIANCE" report scores.csv --out s
 contains "score format named" "$out" "score-level format"

@@ -101,6 +101,7 @@ typedef struct worker {
 	admin_set *set;
 	FILE *rejects; /* NULL without --keep-going */
 	uint64_t rejected_rows;
+	int skipping; /* in an over-long unquoted record: skip to its line end */
 } worker;
 
 static void row_from_item(const inst_lib *lib, const itemrow *r, report_row *out)
@@ -124,7 +125,8 @@ static void put_reject(worker *w, const char *p, size_t n)
 	if (n > 0 && p[n - 1] == '\r')
 		n--;
 	fwrite(p, 1, n, w->rejects);
-	fputc('\n', w->rejects);
+	if (!w->skipping) /* else the rest of the record follows (worker_run) */
+		fputc('\n', w->rejects);
 	w->rejected_rows++;
 }
 
@@ -263,6 +265,23 @@ static void *worker_run(void *arg)
 		size_t len = carry + (size_t)got;
 		w->buf[len] = '\n'; /* the sentinel fastrow_parse needs */
 		const char *p = w->buf, *e = w->buf + len;
+		if (w->skipping) {
+			/* the rest of an over-long record without quotes: csv.h ends
+			 * it at the first line end (its line was counted) */
+			const char *q = p;
+			while (q < e && *q != '\n' && *q != '\r')
+				q++;
+			if (w->rejects)
+				fwrite(p, 1, (size_t)(q - p), w->rejects);
+			if (q < e) {
+				if (w->rejects)
+					fputc('\n', w->rejects);
+				w->skipping = 0;
+				q += *q == '\r' && q + 1 < e && q[1] == '\n' ? 2 : 1;
+			}
+			p = q;
+			w->stop = base + (uint64_t)(p - w->buf);
+		}
 		while (p < e) {
 			uint64_t off = base + (uint64_t)(p - w->buf);
 			if (off >= w->end) {
@@ -313,17 +332,24 @@ static void *worker_run(void *arg)
 			if ((w->st = flush(w)) != AL_OK)
 				goto out;
 			al_err ce = {0};
+			const char *rec = p;
 			csv_init(&w->rd, p, (size_t)(e - p));
 			w->rd.cur = p; /* a BOM here is data, as in alliance score */
 			int rgot = csv_next(&w->rd, &ce);
 			int forced = (size_t)(e - p) > CSV_MAX_RECORD;
 			if (w->rd.cur >= e && !eof && !forced)
 				break;
+			/* longer than a record may be, no line end in the buffer and no
+			 * quote: one bad record that ends at its line end, further on */
+			w->skipping = forced && !eof && w->rd.cur >= e && rgot < 0 &&
+			              memchr(rec, '"', (size_t)(e - rec)) == NULL;
 			if ((w->st = take_csv(w, rgot, &ce)) != AL_OK)
 				goto out;
 			w->line += w->rd.next_line - 1;
 			p = w->rd.cur;
 			w->stop = base + (uint64_t)(p - w->buf);
+			if (w->skipping)
+				break;
 			if (forced && p >= e) {
 				/* a quote never closed: like csv.h, it runs to the end of
 				 * the file, and nothing after it is a record */
@@ -342,6 +368,8 @@ static void *worker_run(void *arg)
 		memmove(w->buf, p, carry);
 		base += (uint64_t)(p - w->buf);
 	}
+	if (w->skipping && w->rejects) /* the file ended inside that record */
+		fputc('\n', w->rejects);
 out:
 	free(w->buf);
 	w->buf = NULL;

@@ -328,6 +328,13 @@ contains "the rows after an over-long line are read" "$(cat lg/overall.json)" '"
 contains "the client after an over-long line has both sessions" "$(cat lg/client_summary.csv)" "C1,T1,2,"
 cmp -s long_rej.csv lg/rejects.csv && ok "the over-long line is rejected whole, unchanged" ||
 	notok "the over-long line is rejected whole, unchanged" "$(wc -c <lg/rejects.csv) bytes"
+# lone CR line ends (csv.h takes them): the fast path must not rescan the
+# rest of its buffer for a '\n' at every line (that was quadratic: 15 s)
+tr '\n' '\r' <g1/registry_items.csv >lonecr1.csv
+for i in 1 2 3 4 5 6 7 8; do cat lonecr1.csv; done >lonecr.csv
+timeout 10 "$ALLIANCE" report lonecr.csv --out lcr -q -k --threads 1 >/dev/null 2>&1
+[ $? -eq 0 ] && ok "lone CR line ends: read in linear time" ||
+	notok "lone CR line ends: read in linear time" "timed out or failed"
 printf 'client_id,therapist_id,session,date,modality,instrument,score\n' >scores.csv
 fails "the score-level format is refused" "$ALLIANCE" report scores.csv --out s
 contains "score format named" "$out" "score-level format"

@@ -265,6 +265,8 @@ static void *worker_run(void *arg)
 		size_t len = carry + (size_t)got;
 		w->buf[len] = '\n'; /* the sentinel fastrow_parse needs */
 		const char *p = w->buf, *e = w->buf + len;
+		const char *no_nl = e; /* no '\n' from here to e: the fast path
+		                        * would scan to e and decline every line */
 		if (w->skipping) {
 			/* the rest of an over-long record without quotes: csv.h ends
 			 * it at the first line end (its line was counted) */
@@ -291,9 +293,13 @@ static void *worker_run(void *arg)
 			/* the common case: a whole line, tried on the fast path */
 			const char *nl = NULL;
 			report_row *row = &w->batch[w->nbatch];
-			int f = fastrow_parse(&w->fast, p, e, row, &nl);
-			if (f >= 0 && nl == e)
-				f = -2; /* not whole in the buffer: see below */
+			int f = -2;
+			if (p < no_nl)
+				f = fastrow_parse(&w->fast, p, e, row, &nl);
+			if (f >= 0 && nl == e) {
+				f = -2;    /* not whole in the buffer: see below */
+				no_nl = p; /* lone CR line ends: csv.h takes them one by one */
+			}
 			if (f > 0 && !w->collect) {
 				w->acc.rows++;
 				/* the row of the client just added costs no look-up:

@@ -328,6 +328,23 @@ contains "the rows after an over-long line are read" "$(cat lg/overall.json)" '"
 contains "the client after an over-long line has both sessions" "$(cat lg/client_summary.csv)" "C1,T1,2,"
 cmp -s long_rej.csv lg/rejects.csv && ok "the over-long line is rejected whole, unchanged" ||
 	notok "the over-long line is rejected whole, unchanged" "$(wc -c <lg/rejects.csv) bytes"
+# the same with a quoted field over 1 MiB (and a newline in it) that does
+# close: csv.h ends the record at the line end after the closing quote
+$PY - <<'EOF'
+H = "client_id,therapist_id,session,date,modality,instrument,item,value\n"
+s1 = "".join("C1,T1,1,2024-01-01,video,phq9,%d,1\n" % i for i in range(1, 10))
+s2 = "".join("C1,T1,2,2024-01-08,video,phq9,%d,2\n" % i for i in range(1, 10))
+bad = 'C9,"' + "x" * (5 << 20) + '\n' + "y" * (1 << 20) + '",1\n'
+open("longq.csv", "w").write(H + s1 + bad + s2 + "C1,T1,2,2024-01-08,video,phq9,1,x\n")
+open("longq_rej.csv", "w").write(H + bad + "C1,T1,2,2024-01-08,video,phq9,1,x\n")
+EOF
+check "an over-long quoted field with --keep-going succeeds" "$ALLIANCE" report longq.csv --out lq -k -q
+contains "the rows after an over-long quoted field are read" "$(cat lq/overall.json)" '"rows": 20'
+cmp -s longq_rej.csv lq/rejects.csv && ok "the over-long quoted record is rejected whole, unchanged" ||
+	notok "the over-long quoted record is rejected whole, unchanged" "$(wc -c <lq/rejects.csv) bytes"
+"$ALLIANCE" report longq.csv --out lq2 -q 2>&1 | grep -c ':22: column value' >lq.txt
+[ "$(cat lq.txt)" = 1 ] && ok "the line after an over-long quoted field is numbered right" ||
+	notok "the line after an over-long quoted field is numbered right"
 # lone CR line ends (csv.h takes them): the fast path must not rescan the
 # rest of its buffer for a '\n' at every line (that was quadratic: 15 s)
 tr '\n' '\r' <g1/registry_items.csv >lonecr1.csv

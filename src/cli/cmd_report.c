@@ -101,7 +101,8 @@ typedef struct worker {
 	admin_set *set;
 	FILE *rejects; /* NULL without --keep-going */
 	uint64_t rejected_rows;
-	int skipping; /* in an over-long unquoted record: skip to its line end */
+	int skipping; /* in an over-long record: to its line end, 1 as after an
+	               * error (quotes ignored), 2 in quotes, 3 out of quotes */
 } worker;
 
 static void row_from_item(const inst_lib *lib, const itemrow *r, report_row *out)
@@ -122,7 +123,7 @@ static void put_reject(worker *w, const char *p, size_t n)
 {
 	if (w->rejects == NULL)
 		return;
-	if (n > 0 && p[n - 1] == '\r')
+	if (n > 0 && p[n - 1] == '\r' && !w->skipping)
 		n--;
 	fwrite(p, 1, n, w->rejects);
 	if (!w->skipping) /* else the rest of the record follows (worker_run) */
@@ -156,7 +157,7 @@ static al_status take_csv(worker *w, int got, const al_err *cerr)
 		al_err_set(&e, AL_EINPUT, "%s:%ld: %s", j->file, line, m);
 		problems_add(w->pr, &e);
 		size_t n = (size_t)(rd->cur - rd->raw);
-		while (n > 0 && (rd->raw[n - 1] == '\n' || rd->raw[n - 1] == '\r'))
+		while (n > 0 && (rd->raw[n - 1] == '\n' || rd->raw[n - 1] == '\r') && !w->skipping)
 			n--;
 		put_reject(w, rd->raw, n);
 		return AL_OK;
@@ -268,11 +269,19 @@ static void *worker_run(void *arg)
 		const char *no_nl = e; /* no '\n' from here to e: the fast path
 		                        * would scan to e and decline every line */
 		if (w->skipping) {
-			/* the rest of an over-long record without quotes: csv.h ends
-			 * it at the first line end (its line was counted) */
+			/* the rest of an over-long record: csv.h ends it at the first
+			 * line end outside quotes (its first line was counted) */
 			const char *q = p;
-			while (q < e && *q != '\n' && *q != '\r')
-				q++;
+			for (; q < e; q++) {
+				if (*q == '"' && w->skipping != 1)
+					w->skipping = w->skipping == 2 ? 3 : 2;
+				else if (*q != '\n' && *q != '\r')
+					continue;
+				else if (w->skipping != 2)
+					break;
+				else if (*q == '\n' || q + 1 == e || q[1] != '\n')
+					w->line++; /* a line end in quotes: a line of the record */
+			}
 			if (w->rejects)
 				fwrite(p, 1, (size_t)(q - p), w->rejects);
 			if (q < e) {
@@ -338,22 +347,32 @@ static void *worker_run(void *arg)
 			if ((w->st = flush(w)) != AL_OK)
 				goto out;
 			al_err ce = {0};
-			const char *rec = p;
 			csv_init(&w->rd, p, (size_t)(e - p));
 			w->rd.cur = p; /* a BOM here is data, as in alliance score */
 			int rgot = csv_next(&w->rd, &ce);
 			int forced = (size_t)(e - p) > CSV_MAX_RECORD;
 			if (w->rd.cur >= e && !eof && !forced)
 				break;
-			/* longer than a record may be, no line end in the buffer and no
-			 * quote: one bad record that ends at its line end, further on */
-			w->skipping = forced && !eof && w->rd.cur >= e && rgot < 0 &&
-			              memchr(rec, '"', (size_t)(e - rec)) == NULL;
+			/* longer than a record may be and no end in the buffer: one bad
+			 * record that ends further on, at a line end outside quotes (a
+			 * quote still open at e, or csv.h's resync to the line end) */
+			if (forced && !eof && w->rd.cur >= e && rgot < 0) {
+				w->skipping = strstr(ce.msg, "never closed") ? 2 : 1;
+			}
 			if ((w->st = take_csv(w, rgot, &ce)) != AL_OK)
 				goto out;
 			w->line += w->rd.next_line - 1;
 			p = w->rd.cur;
 			w->stop = base + (uint64_t)(p - w->buf);
+			if (w->skipping == 2) {
+				/* csv.h counts the line end of a resync, not those in an
+				 * open quote: count them, and the record's own */
+				for (const char *c = w->rd.raw; c < e; c++)
+					if (*c == '\n' ||
+					    (*c == '\r' && (c + 1 == e || c[1] != '\n')))
+						w->line++;
+				w->line++;
+			}
 			if (w->skipping)
 				break;
 			if (forced && p >= e) {

@@ -101,6 +101,8 @@ typedef struct worker {
 	admin_set *set;
 	FILE *rejects; /* NULL without --keep-going */
 	uint64_t rejected_rows;
+	int skipping; /* in an over-long record: to its line end, 1 as after an
+	               * error (quotes ignored), 2 in quotes, 3 out of quotes */
 } worker;
 
 static void row_from_item(const inst_lib *lib, const itemrow *r, report_row *out)
@@ -121,10 +123,11 @@ static void put_reject(worker *w, const char *p, size_t n)
 {
 	if (w->rejects == NULL)
 		return;
-	if (n > 0 && p[n - 1] == '\r')
+	if (n > 0 && p[n - 1] == '\r' && !w->skipping)
 		n--;
 	fwrite(p, 1, n, w->rejects);
-	fputc('\n', w->rejects);
+	if (!w->skipping) /* else the rest of the record follows (worker_run) */
+		fputc('\n', w->rejects);
 	w->rejected_rows++;
 }
 
@@ -154,7 +157,7 @@ static al_status take_csv(worker *w, int got, const al_err *cerr)
 		al_err_set(&e, AL_EINPUT, "%s:%ld: %s", j->file, line, m);
 		problems_add(w->pr, &e);
 		size_t n = (size_t)(rd->cur - rd->raw);
-		while (n > 0 && (rd->raw[n - 1] == '\n' || rd->raw[n - 1] == '\r'))
+		while (n > 0 && (rd->raw[n - 1] == '\n' || rd->raw[n - 1] == '\r') && !w->skipping)
 			n--;
 		put_reject(w, rd->raw, n);
 		return AL_OK;
@@ -263,6 +266,33 @@ static void *worker_run(void *arg)
 		size_t len = carry + (size_t)got;
 		w->buf[len] = '\n'; /* the sentinel fastrow_parse needs */
 		const char *p = w->buf, *e = w->buf + len;
+		const char *no_nl = e; /* no '\n' from here to e: the fast path
+		                        * would scan to e and decline every line */
+		if (w->skipping) {
+			/* the rest of an over-long record: csv.h ends it at the first
+			 * line end outside quotes (its first line was counted) */
+			const char *q = p;
+			for (; q < e; q++) {
+				if (*q == '"' && w->skipping != 1)
+					w->skipping = w->skipping == 2 ? 3 : 2;
+				else if (*q != '\n' && *q != '\r')
+					continue;
+				else if (w->skipping != 2)
+					break;
+				else if (*q == '\n' || q + 1 == e || q[1] != '\n')
+					w->line++; /* a line end in quotes: a line of the record */
+			}
+			if (w->rejects)
+				fwrite(p, 1, (size_t)(q - p), w->rejects);
+			if (q < e) {
+				if (w->rejects)
+					fputc('\n', w->rejects);
+				w->skipping = 0;
+				q += *q == '\r' && q + 1 < e && q[1] == '\n' ? 2 : 1;
+			}
+			p = q;
+			w->stop = base + (uint64_t)(p - w->buf);
+		}
 		while (p < e) {
 			uint64_t off = base + (uint64_t)(p - w->buf);
 			if (off >= w->end) {
@@ -272,9 +302,13 @@ static void *worker_run(void *arg)
 			/* the common case: a whole line, tried on the fast path */
 			const char *nl = NULL;
 			report_row *row = &w->batch[w->nbatch];
-			int f = fastrow_parse(&w->fast, p, e, row, &nl);
-			if (f >= 0 && nl == e)
-				f = -2; /* not whole in the buffer: see below */
+			int f = -2;
+			if (p < no_nl)
+				f = fastrow_parse(&w->fast, p, e, row, &nl);
+			if (f >= 0 && nl == e) {
+				f = -2;    /* not whole in the buffer: see below */
+				no_nl = p; /* lone CR line ends: csv.h takes them one by one */
+			}
 			if (f > 0 && !w->collect) {
 				w->acc.rows++;
 				/* the row of the client just added costs no look-up:
@@ -319,11 +353,28 @@ static void *worker_run(void *arg)
 			int forced = (size_t)(e - p) > CSV_MAX_RECORD;
 			if (w->rd.cur >= e && !eof && !forced)
 				break;
+			/* longer than a record may be and no end in the buffer: one bad
+			 * record that ends further on, at a line end outside quotes (a
+			 * quote still open at e, or csv.h's resync to the line end) */
+			if (forced && !eof && w->rd.cur >= e && rgot < 0) {
+				w->skipping = strstr(ce.msg, "never closed") ? 2 : 1;
+			}
 			if ((w->st = take_csv(w, rgot, &ce)) != AL_OK)
 				goto out;
 			w->line += w->rd.next_line - 1;
 			p = w->rd.cur;
 			w->stop = base + (uint64_t)(p - w->buf);
+			if (w->skipping == 2) {
+				/* csv.h counts the line end of a resync, not those in an
+				 * open quote: count them, and the record's own */
+				for (const char *c = w->rd.raw; c < e; c++)
+					if (*c == '\n' ||
+					    (*c == '\r' && (c + 1 == e || c[1] != '\n')))
+						w->line++;
+				w->line++;
+			}
+			if (w->skipping)
+				break;
 			if (forced && p >= e) {
 				/* a quote never closed: like csv.h, it runs to the end of
 				 * the file, and nothing after it is a record */
@@ -342,6 +393,8 @@ static void *worker_run(void *arg)
 		memmove(w->buf, p, carry);
 		base += (uint64_t)(p - w->buf);
 	}
+	if (w->skipping && w->rejects) /* the file ended inside that record */
+		fputc('\n', w->rejects);
 out:
 	free(w->buf);
 	w->buf = NULL;

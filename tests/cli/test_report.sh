@@ -350,7 +350,9 @@ cmp -s longq_rej.csv lq/rejects.csv && ok "the over-long quoted record is reject
 # 10 MB). Checked by instruction counts (callgrind counts are repeatable,
 # unlike times): 4 times the lines must cost about 4 times the work above
 # the fixed cost of a header-only file (the quadratic reader cost 12.8x).
-if command -v valgrind >/dev/null 2>&1; then
+if [ -n "${ALLIANCE_SANITIZED:-}" ]; then
+	skip "lone CR line ends: read in linear time" "instruction counts need the plain build (make test), not the sanitized one"
+elif command -v valgrind >/dev/null 2>&1; then
 	head -1 g1/registry_items.csv | tr '\n' '\r' >cr0.csv
 	head -1001 g1/registry_items.csv | tr '\n' '\r' >cr1.csv
 	head -4001 g1/registry_items.csv | tr '\n' '\r' >cr4.csv

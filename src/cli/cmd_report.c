@@ -565,26 +565,8 @@ int cmd_report(int argc, char **argv)
 	const char *hend = head + hn;
 	const char *hnl = quoted_end(head, hend);
 	csv_init(&hr, head, hnl ? (size_t)(hnl - head + 1) : (size_t)hn);
-	int got = csv_next(&hr, &err);
-	if (got <= 0) {
-		if (got == 0)
-			al_err_set(&err, AL_EINPUT, "%s: empty file: expected a header row", file);
-		else
-			snprintf(err.msg, sizeof err.msg, "%s:1: cannot read the header row", file);
-		rc = cli_fail(&err);
-		goto out;
-	}
 	itemrow_cols cols;
-	if (itemrow_header(&hr, file, &cols, &err) != AL_OK) {
-		rc = cli_fail(&err);
-		goto out;
-	}
-	if (cols.format != ROWFMT_ITEMS) {
-		al_err_set(
-		    &err, AL_EINPUT,
-		    "%s:1: header: this is the score-level format; the report needs item and "
-		    "value columns",
-		    file);
+	if (itemrow_read_header(&hr, file, 1, &cols, &err) != AL_OK) {
 		rc = cli_fail(&err);
 		goto out;
 	}

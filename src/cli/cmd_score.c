@@ -119,27 +119,8 @@ int cmd_score(int argc, char **argv)
 	}
 	admin_set_init(&set, &lib, m.data, m.len);
 	csv_init(&r, m.data, m.len);
-	int got = csv_next(&r, &err);
 	itemrow_cols cols;
-	if (got <= 0) {
-		if (got == 0)
-			al_err_set(&err, AL_EINPUT, "%s: empty file: expected a header row", file);
-		else
-			snprintf(err.msg, sizeof err.msg, "%s:%s", file,
-			         "1: cannot read the header row");
-		rc = cli_fail(&err);
-		goto out;
-	}
-	if (itemrow_header(&r, file, &cols, &err) != AL_OK) {
-		rc = cli_fail(&err);
-		goto out;
-	}
-	if (cols.format != ROWFMT_ITEMS) {
-		al_err_set(
-		    &err, AL_EINPUT,
-		    "%s:1: header: this is the score-level format; score needs item and value "
-		    "columns",
-		    file);
+	if (itemrow_read_header(&r, file, 1, &cols, &err) != AL_OK) {
 		rc = cli_fail(&err);
 		goto out;
 	}
@@ -150,7 +131,7 @@ int cmd_score(int argc, char **argv)
 	os_progress_start(&prog, "reading", m.len, quiet);
 	size_t nrows = 0;
 	for (;;) {
-		got = csv_next(&r, &err);
+		int got = csv_next(&r, &err);
 		if (got == 0)
 			break;
 		if (got < 0) {

@@ -74,6 +74,26 @@ al_status itemrow_header(const csv_reader *r, const char *file, itemrow_cols *co
 	return AL_OK;
 }
 
+al_status itemrow_read_header(csv_reader *r, const char *file, int need_items, itemrow_cols *cols,
+                              al_err *err)
+{
+	al_err e = {0};
+	int got = csv_next(r, &e);
+	if (got == 0)
+		return al_err_set(err, AL_EINPUT, "%s: empty file: expected a header row", file);
+	if (got < 0) /* csv.h says "line N: ..."; make it FILE:N: ... */
+		return al_err_set(err, e.status, "%s:%s", file,
+		                  strncmp(e.msg, "line ", 5) == 0 ? e.msg + 5 : e.msg);
+	al_status st = itemrow_header(r, file, cols, err);
+	if (st == AL_OK && need_items && cols->format != ROWFMT_ITEMS)
+		st =
+		    al_err_set(err, AL_EINPUT,
+		               "%s:%ld: header: this is the score-level format; this command needs "
+		               "the item-level format (item and value columns)",
+		               file, r->line);
+	return st;
+}
+
 static al_status field_err(const char *file, const csv_reader *r, const char *col, csv_field f,
                            const char *what, al_err *err)
 {

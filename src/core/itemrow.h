@@ -58,6 +58,12 @@ typedef struct itemrow {
  * is "FILE:LINE: header: column NAME is missing". */
 al_status itemrow_header(const csv_reader *r, const char *file, itemrow_cols *cols, al_err *err);
 
+/* Read the header record with csv_next and map it with itemrow_header. An
+ * empty file, a header the tokenizer rejects, or (need_items) a file in the
+ * score-level format are AL_EINPUT with a "FILE:..." message. */
+al_status itemrow_read_header(csv_reader *r, const char *file, int need_items, itemrow_cols *cols,
+                              al_err *err);
+
 /* Check the record r has just read and fill out. The fields of out point
  * into r's buffer or scratch space: copy them to keep them. */
 al_status itemrow_parse(const itemrow_cols *cols, const csv_reader *r, const inst_lib *lib,

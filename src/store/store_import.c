@@ -348,16 +348,7 @@ al_status store_import(store *s, const char *buf, size_t len, const store_import
 	admin_set_init(&set, o->lib, buf, len);
 	m.set = &set;
 	csv_init(&r, buf, len);
-	int got = csv_next(&r, err);
-	if (got <= 0) {
-		if (got == 0)
-			st = al_err_set(err, AL_EINPUT, "%s: empty file: expected a header row",
-			                o->file);
-		else
-			st = AL_EINPUT;
-		goto out;
-	}
-	if ((st = itemrow_header(&r, o->file, &cols, err)) != AL_OK)
+	if ((st = itemrow_read_header(&r, o->file, 0, &cols, err)) != AL_OK)
 		goto out;
 	if (cols.unknown[0] && !o->quiet)
 		fprintf(stderr, "alliance: %s:1: warning: unknown columns ignored: %s\n", o->file,
@@ -367,7 +358,7 @@ al_status store_import(store *s, const char *buf, size_t len, const store_import
 	in_tx = 1;
 	os_progress_start(&m.prog, "reading", len, o->quiet);
 	for (;;) {
-		got = csv_next(&r, err);
+		int got = csv_next(&r, err);
 		if (got == 0)
 			break;
 		if (got < 0) {

@@ -88,3 +88,6 @@ printf 'client_id,therapist_id,session,date,modality,instrument,item,value\nC1,T
 fails "an unterminated quote fails" "$ALLIANCE" score "$TMP/q.csv"
 contains "the quote error has FILE:LINE" "$out" "q.csv:2: quoted field never closed"
 fails "a bad option is a usage error" "$ALLIANCE" score --frob x
+printf 'client_id,"therapist_id\n' >"$TMP/hdr.csv"
+fails "a header the tokenizer rejects fails" "$ALLIANCE" score "$TMP/hdr.csv"
+contains "the header error keeps the tokenizer's reason" "$out" "hdr.csv:1: quoted field never closed"

@@ -248,6 +248,33 @@ static void test_conflicts(void **state)
 	problems_cleanup(&pr);
 }
 
+static al_status read_header(const char *text, int need_items, al_err *e)
+{
+	csv_reader r = {0};
+	itemrow_cols cols;
+	al_err_clear(e);
+	csv_init(&r, text, strlen(text));
+	al_status st = itemrow_read_header(&r, "f.csv", need_items, &cols, e);
+	csv_cleanup(&r);
+	return st;
+}
+
+static void test_read_header(void **state)
+{
+	(void)state;
+	al_err e = {0};
+	assert_int_equal(read_header(HEADER, 1, &e), AL_OK);
+	assert_int_equal(read_header("", 1, &e), AL_EINPUT);
+	assert_string_equal(e.msg, "f.csv: empty file: expected a header row");
+	/* the tokenizer's own message, with the file name (it used to be lost) */
+	assert_int_equal(read_header("client_id,\"therapist_id\n", 1, &e), AL_EINPUT);
+	assert_string_equal(e.msg, "f.csv:1: quoted field never closed (a '\"' is missing)");
+	const char *scores = "client_id,therapist_id,session,date,modality,instrument,score\n";
+	assert_int_equal(read_header(scores, 0, &e), AL_OK);
+	assert_int_equal(read_header(scores, 1, &e), AL_EINPUT);
+	assert_non_null(strstr(e.msg, "f.csv:1: header: this is the score-level format"));
+}
+
 /* Regression: an empty set used to pass NULL to qsort (UBSan, found by the
  * fuzz corpus replay under make check). */
 static void test_empty_set(void **state)
@@ -290,7 +317,7 @@ int main(void)
 	    cmocka_unit_test(test_good_rows), cmocka_unit_test(test_bad_rows),
 	    cmocka_unit_test(test_headers),   cmocka_unit_test(test_assembly),
 	    cmocka_unit_test(test_conflicts), cmocka_unit_test(test_problem_cap),
-	    cmocka_unit_test(test_empty_set),
+	    cmocka_unit_test(test_empty_set), cmocka_unit_test(test_read_header),
 	};
 	return cmocka_run_group_tests(tests, tu_setup_lib, tu_teardown_lib);
 }

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "bytes.h"
+
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "fastrow_parse reads words little-endian; port it (or use the slow path) here"
 #endif
@@ -35,22 +37,6 @@ __attribute__((always_inline)) static inline int plain_uint(const char *p, size_
 		v = v * 10 + (int)d;
 	}
 	*out = v;
-	return 1;
-}
-
-/* Short strings compared in words: a memcmp call costs more than the work. */
-__attribute__((always_inline)) static inline int short_eq(const char *a, const char *b, size_t n)
-{
-	for (; n >= 8; a += 8, b += 8, n -= 8) {
-		uint64_t x, y;
-		memcpy(&x, a, 8);
-		memcpy(&y, b, 8);
-		if (x != y)
-			return 0;
-	}
-	for (; n > 0; n--)
-		if (*a++ != *b++)
-			return 0;
 	return 1;
 }
 
@@ -150,18 +136,18 @@ int fastrow_parse(fastrow *fr, const char *p, const char *e, report_row *out, co
 	}
 	out->days = fr->last_days;
 	f = fp[ix[COL_MODALITY]], len = fl[ix[COL_MODALITY]];
-	if (len == 9 && short_eq(f, "in_person", 9))
+	if (len == 9 && bytes_eq(f, "in_person", 9))
 		out->mod = MOD_IN_PERSON;
-	else if (len == 5 && short_eq(f, "video", 5))
+	else if (len == 5 && bytes_eq(f, "video", 5))
 		out->mod = MOD_VIDEO;
-	else if (len == 5 && short_eq(f, "phone", 5))
+	else if (len == 5 && bytes_eq(f, "phone", 5))
 		out->mod = MOD_PHONE;
 	else
 		return 0;
 	f = fp[ix[COL_INSTRUMENT]], len = fl[ix[COL_INSTRUMENT]];
 	int hit = -1;
 	for (int i = 0; i < fr->ninst; i++)
-		if (fr->inst_len[i] == len && short_eq(fr->inst_name[i], f, len)) {
+		if (fr->inst_len[i] == len && bytes_eq(fr->inst_name[i], f, len)) {
 			hit = fr->inst_ix[i];
 			break;
 		}

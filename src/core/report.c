@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "score.h"
 
 #define NONE UINT32_MAX
@@ -94,22 +95,6 @@ const char *report_strtab_get(const report_strtab *t, uint32_t i, size_t *len)
 {
 	*len = (size_t)(t->ent[i] & 0xff);
 	return t->bytes + (t->ent[i] >> 8);
-}
-
-/* Short ids compared in words: memcmp's call costs more than the work. */
-static inline int bytes_eq(const char *a, const char *b, size_t n)
-{
-	for (; n >= 8; a += 8, b += 8, n -= 8) {
-		uint64_t x, y;
-		memcpy(&x, a, 8);
-		memcpy(&y, b, 8);
-		if (x != y)
-			return 0;
-	}
-	for (; n > 0; n--)
-		if (*a++ != *b++)
-			return 0;
-	return 1;
 }
 
 static inline int strtab_eq(const report_strtab *t, uint32_t i, const char *p, size_t n)

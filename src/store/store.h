@@ -84,6 +84,14 @@ al_status store_sqlite_open(const char *path, int busy_ms, const store_ops **ops
                             al_err *err);
 al_status store_pg_open(const char *url, const store_ops **ops, store_drv **d, al_err *err);
 
+/* Split a PostgreSQL URL or conninfo string into a conninfo string without
+ * the password (for the command lines of pg_dump and pg_restore, which
+ * other local users can read) and the password itself ("" when none), which
+ * the tools then get through their environment. AL_EINPUT for a string
+ * libpq cannot parse, AL_ELIMIT when out or pw is too small. */
+al_status store_pg_split_password(const char *url, char *out, size_t outsz, char *pw, size_t pwsz,
+                                  al_err *err);
+
 /* ---- the store -------------------------------------------------------- */
 
 typedef struct store store;

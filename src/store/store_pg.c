@@ -7,6 +7,7 @@
  * AL_EBUSY (try again); a dropped connection is AL_ESTORE and stays so.
  * Backup and restore run pg_dump / pg_restore on the same URL. */
 #include <libpq-fe.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -204,14 +205,63 @@ out:
 	return st;
 }
 
-/* Run argv (pg_dump or pg_restore) and wait for it. */
-static al_status run_tool(char *const argv[], al_err *err)
+al_status store_pg_split_password(const char *url, char *out, size_t outsz, char *pw, size_t pwsz,
+                                  al_err *err)
+{
+	char *perr = NULL;
+	if (outsz > 0)
+		out[0] = '\0';
+	if (pwsz > 0)
+		pw[0] = '\0';
+	PQconninfoOption *opts = PQconninfoParse(url, &perr);
+	if (opts == NULL) {
+		al_status st = al_err_set(err, AL_EINPUT, "database URL: %s",
+		                          perr ? perr : "cannot be parsed");
+		PQfreemem(perr);
+		return st;
+	}
+	al_status st = AL_OK;
+	size_t n = 0;
+	for (PQconninfoOption *o = opts; o->keyword != NULL && st == AL_OK; o++) {
+		if (o->val == NULL || o->val[0] == '\0')
+			continue;
+		if (strcmp(o->keyword, "password") == 0) {
+			if (strlen(o->val) >= pwsz)
+				st = al_err_set(err, AL_ELIMIT, "database URL: password too long");
+			else
+				snprintf(pw, pwsz, "%s", o->val);
+			continue;
+		}
+		/* keyword='value' with \ and ' escaped, as libpq reads it */
+		size_t need = strlen(o->keyword) + 2 * strlen(o->val) + 5;
+		if (n + need >= outsz) {
+			st = al_err_set(err, AL_ELIMIT, "database URL: too long");
+			break;
+		}
+		n += (size_t)snprintf(out + n, outsz - n, "%s%s='", n ? " " : "", o->keyword);
+		for (const char *c = o->val; *c; c++) {
+			if (*c == '\\' || *c == '\'')
+				out[n++] = '\\';
+			out[n++] = *c;
+		}
+		out[n++] = '\'';
+		out[n] = '\0';
+	}
+	PQconninfoFree(opts);
+	return st;
+}
+
+/* Run argv (pg_dump or pg_restore) and wait for it. A password, when given,
+ * goes through the child's environment, never its command line. */
+static al_status run_tool(char *const argv[], const char *password, al_err *err)
 {
 	pid_t pid = fork();
 	if (pid < 0)
 		return al_err_set(err, AL_EIO, "%s: cannot start: fork failed", argv[0]);
 	if (pid == 0) {
 		umask(077); /* pg_dump's file holds client data: owner only */
+		if (password != NULL && password[0] != '\0')
+			setenv("PGPASSWORD", password, 1);
 		execvp(argv[0], argv);
 		_exit(127);
 	}
@@ -227,9 +277,16 @@ static al_status run_tool(char *const argv[], al_err *err)
 
 static al_status pg_backup(store_drv *d, const char *path, al_err *err)
 {
+	char conninfo[4096], pw[1024];
+	al_status st =
+	    store_pg_split_password(d->url, conninfo, sizeof conninfo, pw, sizeof pw, err);
+	if (st != AL_OK)
+		return st;
 	char *const argv[] = {"pg_dump",    "--format=custom", "--no-owner", "--file",
-	                      (char *)path, "--dbname",        d->url,       NULL};
-	return run_tool(argv, err);
+	                      (char *)path, "--dbname",        conninfo,     NULL};
+	st = run_tool(argv, pw, err);
+	sodium_memzero(pw, sizeof pw);
+	return st;
 }
 
 /* The key check a custom-format dump holds, "" when none: pg_restore lists
@@ -246,7 +303,7 @@ static al_status dump_key_check(const char *path, char *out, size_t outsz, al_er
 	close(fd);
 	char *const argv[] = {"pg_restore", "--data-only", "--table=meta", "--file", name,
 	                      (char *)path, NULL};
-	al_status st = run_tool(argv, err);
+	al_status st = run_tool(argv, NULL, err);
 	FILE *f = st == AL_OK ? fopen(name, "r") : NULL;
 	if (f != NULL) {
 		char line[256];
@@ -277,10 +334,16 @@ static al_status pg_restore(store_drv *d, const char *path, const char *key_chec
 	PGresult *r = PQexec(d->conn, "DEALLOCATE ALL");
 	PQclear(r);
 	memset(d->prepared, 0, sizeof d->prepared);
+	char conninfo[4096], pw[1024];
+	if ((st = store_pg_split_password(d->url, conninfo, sizeof conninfo, pw, sizeof pw, err)) !=
+	    AL_OK)
+		return st;
 	char *const argv[] = {
 	    "pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction",
-	    "--dbname",   d->url,    (char *)path,  NULL};
-	return run_tool(argv, err);
+	    "--dbname",   conninfo,  (char *)path,  NULL};
+	st = run_tool(argv, pw, err);
+	sodium_memzero(pw, sizeof pw);
+	return st;
 }
 
 static const store_ops pg_ops = {

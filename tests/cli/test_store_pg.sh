@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg.sh"
 SUITE="$ROOT/$BUILD/tests/test_store"
-NSUITE=20
+NSUITE=21
 
 if ! pg_start; then
 	i=0

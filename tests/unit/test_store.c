@@ -858,10 +858,38 @@ static int teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* pg_dump and pg_restore get the database without its password on their
+ * command line (which every local user can read in /proc); the password
+ * goes through their environment. No server is needed for this. */
+static void test_pg_password_not_on_command_line(void **state)
+{
+	(void)state;
+	char info[1024], pw[128];
+	al_err err = {0};
+	assert_int_equal(store_pg_split_password("postgresql://ana:s3cr'et@db.example:5433/clinic",
+	                                         info, sizeof info, pw, sizeof pw, &err),
+	                 AL_OK);
+	assert_string_equal(pw, "s3cr'et");
+	assert_null(strstr(info, "s3cr"));
+	assert_non_null(strstr(info, "user='ana'"));
+	assert_non_null(strstr(info, "host='db.example'"));
+	assert_non_null(strstr(info, "port='5433'"));
+	assert_non_null(strstr(info, "dbname='clinic'"));
+	assert_int_equal(
+	    store_pg_split_password("host=/tmp/x dbname=a", info, sizeof info, pw, sizeof pw, &err),
+	    AL_OK);
+	assert_string_equal(pw, "");
+	assert_non_null(strstr(info, "host='/tmp/x'"));
+	assert_int_equal(
+	    store_pg_split_password("postgresql://[oops", info, sizeof info, pw, sizeof pw, &err),
+	    AL_EINPUT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_init_and_reopen),
+	    cmocka_unit_test(test_pg_password_not_on_command_line),
 	    cmocka_unit_test(test_wrong_key_refused),
 	    cmocka_unit_test(test_import_export_round_trip),
 	    cmocka_unit_test(test_reimport_changes_nothing),

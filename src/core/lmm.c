@@ -975,6 +975,23 @@ typedef struct part {
 	int fail;
 } part;
 
+/* Multiply mant by |L|² for the p × p Cholesky factor L of level k. The
+ * log-determinant sums are kept as a product with the binary exponent split
+ * off every 16 levels: one log per thread instead of p per level, and no
+ * overflow. */
+static inline void det_accumulate(const double *L, size_t p, size_t k, double *mant, long *expo)
+{
+	double det = 1;
+	for (size_t i = 0; i < p; i++)
+		det *= L[i * p + i];
+	*mant *= det * det;
+	if ((k & 15) == 15) {
+		int e;
+		*mant = frexp(*mant, &e);
+		*expo += e;
+	}
+}
+
 static inline __attribute__((always_inline)) void factor_range(part *pt, const int p1)
 {
 	lmm_model *m = pt->m;
@@ -1016,18 +1033,7 @@ static inline __attribute__((always_inline)) void factor_range(part *pt, const i
 			pt->fail = 1;
 			return;
 		}
-		/* log|L_g|² summed as a product of determinants with the binary
-		 * exponent split off: one log per thread instead of p1 per level,
-		 * and no overflow */
-		double det = 1;
-		for (int i = 0; i < p1; i++)
-			det *= L[i * p1 + i];
-		mant *= det * det;
-		if ((g & 15) == 15) {
-			int e;
-			mant = frexp(mant, &e);
-			expo += e;
-		}
+		det_accumulate(L, (size_t)p1, (size_t)g, &mant, &expo);
 		size_t b0 = w->bstart[g], b1 = w->bstart[g + 1];
 		const double *Bg = w->B + b0 * (size_t)p1;
 		double *Wg = w->W + b0 * (size_t)p1;
@@ -1234,15 +1240,7 @@ static int nested_finish(lmm_model *m, int np, double *const *acc2, double *ld)
 		}
 		if (!chol_small((int)p2, L))
 			return -1;
-		double det = 1;
-		for (size_t i = 0; i < p2; i++)
-			det *= L[i * p2 + i];
-		mant *= det * det;
-		if ((l & 15) == 15) {
-			int e;
-			mant = frexp(mant, &e);
-			expo += e;
-		}
+		det_accumulate(L, p2, (size_t)l, &mant, &expo);
 		for (size_t j = 0; j < mm; j++)
 			for (size_t i = 0; i < p2; i++) {
 				double v = E[i * mm + j];

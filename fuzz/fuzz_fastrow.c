@@ -11,27 +11,9 @@
 #include <string.h>
 
 #include "../src/core/fastrow.h"
-#include "../src/os/instdir.h"
+#include "fuzz_instruments.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-
-static inst_lib lib;
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	const char *root = getenv("ROOT");
-	char dir[4096];
-	snprintf(dir, sizeof dir, "%s/instruments", root ? root : ".");
-	al_err e = {0};
-	if (os_load_instruments(dir, &lib, &e) != AL_OK) {
-		fprintf(stderr, "fuzz_fastrow: %s\n", e.msg);
-		exit(1);
-	}
-	return 0;
-}
 
 static int same_field(csv_field a, const char *p, size_t n)
 {
@@ -47,10 +29,11 @@ static void check_row(const itemrow_cols *cols, const char *p, const char *nl, c
 	itemrow ir;
 	csv_init(&rd, p, (size_t)(nl + 1 - p));
 	rd.cur = p; /* a BOM inside a file is data (csv_init skips it) */
-	if (csv_next(&rd, &e) != 1 || itemrow_parse(cols, &rd, &lib, "fuzz", &ir, &e) != AL_OK ||
+	if (csv_next(&rd, &e) != 1 ||
+	    itemrow_parse(cols, &rd, &fuzz_lib, "fuzz", &ir, &e) != AL_OK ||
 	    !same_field(ir.client, r->client, r->client_len) ||
 	    !same_field(ir.therapist, r->therapist, r->therapist_len) || ir.session != r->session ||
-	    ir.days != r->days || (int)ir.mod != r->mod || ir.inst - lib.defs != r->inst ||
+	    ir.days != r->days || (int)ir.mod != r->mod || ir.inst - fuzz_lib.defs != r->inst ||
 	    ir.item != r->item || ir.value != r->value) {
 		fprintf(stderr,
 		        "fuzz_fastrow: the fast path took a line itemrow reads otherwise: "
@@ -92,8 +75,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	fastrow fr;
 	report_acc acc;
-	fastrow_init(&fr, &cols, &lib);
-	if (report_acc_init(&acc, &lib, &err) != AL_OK)
+	fastrow_init(&fr, &cols, &fuzz_lib);
+	if (report_acc_init(&acc, &fuzz_lib, &err) != AL_OK)
 		abort();
 	while (p < e) {
 		report_row r;

@@ -6,27 +6,9 @@
 #include <stdlib.h>
 
 #include "../src/core/admin.h"
-#include "../src/os/instdir.h"
+#include "fuzz_instruments.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-
-static inst_lib lib;
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	const char *root = getenv("ROOT");
-	char dir[4096];
-	snprintf(dir, sizeof dir, "%s/instruments", root ? root : ".");
-	al_err e = {0};
-	if (os_load_instruments(dir, &lib, &e) != AL_OK) {
-		fprintf(stderr, "fuzz_itemrow: %s\n", e.msg);
-		exit(1);
-	}
-	return 0;
-}
 
 static al_status each(void *ctx, const admin *a, al_err *err)
 {
@@ -44,13 +26,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	problems pr;
 	itemrow_cols cols;
 	problems_init(&pr);
-	admin_set_init(&set, &lib, buf, size);
+	admin_set_init(&set, &fuzz_lib, buf, size);
 	csv_init(&r, buf, size);
 	if (csv_next(&r, &e) == 1 && itemrow_header(&r, "fuzz", &cols, &e) == AL_OK) {
 		int got;
 		while ((got = csv_next(&r, &e)) != 0) {
 			itemrow row;
-			if (got < 0 || itemrow_parse(&cols, &r, &lib, "fuzz", &row, &e) != AL_OK) {
+			if (got < 0 ||
+			    itemrow_parse(&cols, &r, &fuzz_lib, "fuzz", &row, &e) != AL_OK) {
 				problems_add(&pr, &e);
 				continue;
 			}
